@@ -1,0 +1,137 @@
+"""Runs a graph on numpy arrays, one kernel per op kind.
+
+Kernels are registered by op name with `@kernel("relu")` in a file per op family
+(kernels_*.py) and called as `fn(op, *operand_arrays)`, returning an array or a tuple of arrays
+(one per result). Ops on quantized types dispatch to kernels registered with
+`@kernel(name, quantized=True)`: their operands arrive as the stored integers and their types
+(op.operands[i].type.quant) carry scale and zero point.
+
+Values are dropped after their last use. Listeners see every op's outputs as it runs
+(`listener(op, outputs)`) — calibration observers hook in there.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable, Mapping
+
+import numpy as np
+
+from irc.ir.diagnostics import IRError
+from irc.ir.graph import Graph
+from irc.ir.op import Op
+from irc.ir.types import TensorType, dims_compatible
+
+Kernel = Callable[..., "np.ndarray | tuple[np.ndarray, ...]"]
+KERNELS: dict[str, Kernel] = {}
+QUANT_KERNELS: dict[str, Kernel] = {}
+
+
+def kernel(name: str, *, quantized: bool = False) -> Callable[[Kernel], Kernel]:
+    table = QUANT_KERNELS if quantized else KERNELS
+
+    def register(fn: Kernel) -> Kernel:
+        if name in table:
+            raise ValueError(f"kernel for {name!r} (quantized={quantized}) registered twice")
+        table[name] = fn
+        return fn
+
+    return register
+
+
+_loaded = False
+
+
+def _load_kernels() -> None:
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        from . import kernels  # noqa: F401
+
+
+def is_quantized_op(op: Op) -> bool:
+    """Ops whose operands or results are quantized run the integer kernels (casts excepted)."""
+    if op.name in ("quantize", "dequantize", "const"):
+        return False
+    return any(v.type.is_quantized for v in op.operands) or any(r.type.is_quantized for r in op.results)
+
+
+def find_kernel(op: Op) -> Kernel:
+    _load_kernels()
+    table = QUANT_KERNELS if is_quantized_op(op) else KERNELS
+    fn = table.get(op.name)
+    if fn is None:
+        kind = "quantized " if table is QUANT_KERNELS else ""
+        raise IRError(f"the interpreter has no {kind}kernel for {op.name}")
+    return fn
+
+
+class ExecutionError(IRError):
+    pass
+
+
+def check_input(name: str, t: TensorType, array: np.ndarray) -> np.ndarray:
+    """Check a user-provided input against its declared type; cast the dtype if lossless."""
+    array = np.asarray(array)
+    if array.ndim != t.rank or not all(
+            dims_compatible(d, int(s)) for d, s in zip(t.shape, array.shape)):
+        raise IRError(f"input {name!r} has shape {list(array.shape)} but the model expects {t}")
+    want = t.dtype
+    if array.dtype != want:
+        if array.dtype.kind == want.kind or (array.dtype.kind in "iu" and want.kind in "iuf"):
+            array = array.astype(want)
+        elif array.dtype.kind == "f" and want.kind == "f":
+            array = array.astype(want)
+        else:
+            raise IRError(f"input {name!r} has dtype {array.dtype} but the model expects {t}")
+    return array
+
+
+class Interpreter:
+    """Executes a graph. `listeners` are called as listener(op, outputs) after each op."""
+
+    def __init__(self, graph: Graph, listeners: Iterable[Callable[[Op, list[np.ndarray]], None]] = ()) -> None:
+        self.graph = graph
+        self.listeners = list(listeners)
+        self._plan = [(op, find_kernel(op)) for op in graph.ops]
+        self._last_uses = graph.last_uses()
+
+    def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        g = self.graph
+        names = [v.name for v in g.inputs]
+        missing = [n for n in names if n not in inputs]
+        extra = [n for n in inputs if n not in names]
+        if missing or extra:
+            parts = []
+            if missing:
+                parts.append(f"missing input(s) {', '.join(map(repr, missing))}")
+            if extra:
+                parts.append(f"unknown input(s) {', '.join(map(repr, extra))}")
+            raise IRError(f"{'; '.join(parts)} (the model's inputs: {', '.join(map(repr, names))})")
+        env: dict[int, np.ndarray] = {}
+        for v in g.inputs:
+            env[id(v)] = check_input(v.name, v.type, inputs[v.name])
+        for i, (op, fn) in enumerate(self._plan):
+            args = [env[id(v)] for v in op.operands]
+            try:
+                out = fn(op, *args)
+            except IRError:
+                raise
+            except Exception as e:  # report which op failed, in the text format
+                from irc.ir.printer import Namer, print_op
+
+                raise ExecutionError(f"while executing `{print_op(op, Namer())}`: {type(e).__name__}: {e}") from e
+            outs = list(out) if isinstance(out, (tuple, list)) else [out]
+            for r, a in zip(op.results, outs):
+                env[id(r)] = a
+            for listener in self.listeners:
+                listener(op, outs)
+            for v in self._last_uses.get(i, ()):
+                env.pop(id(v), None)
+        result = {}
+        for v in g.outputs:
+            result[v.name] = env[id(v)]
+        return result
+
+
+def run_graph(graph: Graph, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return Interpreter(graph).run(inputs)

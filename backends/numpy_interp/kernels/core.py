@@ -1,0 +1,12 @@
+"""Kernel of `const`."""
+
+from __future__ import annotations
+
+from ..interpreter import kernel
+
+
+@kernel("const")
+def const(op):
+    if op.attrs.get("ref") is not None:
+        return op.graph.weights[op.attrs["ref"]]
+    return op.attrs["value"]

@@ -1,0 +1,32 @@
+"""Core ops: constants.
+
+    %w = const @conv1.weight : tensor<16x3x3x3xf32>      # an entry of the weights store
+    %s = const dense<[1, 2]> : tensor<2xi64>             # a small array held inline
+
+A const has either `ref` (the weights key) or `value` (the array), never both; its result type
+is declared (the weights store holds raw storage values, so a quantized constant's type carries
+the scale and zero point).
+"""
+
+from __future__ import annotations
+
+from ..registry import Signature, VerifyError, attr, define_op
+
+
+def _verify_const(s: Signature) -> None:
+    if s.has("ref") == s.has("value"):
+        raise VerifyError("const needs exactly one of `ref` (weights key) or `value` (inline array)")
+
+
+def _infer_const(s: Signature):
+    if s.has("value"):
+        from ..types import type_of_array
+
+        return [type_of_array(s.attr("value"))]
+    return []  # a weights reference: the declared type stands (checked against the array by the verifier)
+
+
+define_op(
+    "const", operands=[], attrs={"ref": attr("str", None), "value": attr("tensor", None)},
+    infer=_infer_const, verify=_verify_const, family="core", traits=["pure"],
+    doc="A constant tensor: an entry of the weights store (`ref`) or a small inline array (`value`).")

@@ -1,0 +1,209 @@
+"""The op registry: one declaration per op kind.
+
+An op kind is declared with `define_op`, typically in a family module under ir/ops/:
+
+    define_op(
+        "relu", operands=["x"], infer=same_as("x"),
+        doc="y = max(x, 0)")
+
+    operands   names in order; a trailing "?" marks an optional operand (only at the end,
+               absent ones are simply not there), a trailing "*" a variadic tail
+    attrs      {name: AttrSpec(kind, default)}; attributes not declared are rejected
+    infer      Signature -> list of result types (shape and element rule)
+    verify     optional Signature -> None, raising VerifyError for op-specific rules
+    results    number of results, or a function of the Signature for ops like split
+
+`infer` sees only types and attributes, never data: it is what the importer, the builder and the
+verifier use. Interpreter kernels live in backends/ and are keyed by the same name.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from .attrs import REQUIRED, AttrSpec, normalize
+from .types import QuantType, TensorType
+
+
+class VerifyError(Exception):
+    """An op or graph breaks a rule of the IR. The verifier adds where."""
+
+
+@dataclass
+class Signature:
+    """What inference and verification see of an op: operand types and attributes."""
+
+    defn: "OpDef"
+    types: list[TensorType]
+    attrs: dict[str, Any]
+
+    def attr(self, key: str) -> Any:
+        if key in self.attrs:
+            return self.attrs[key]
+        spec = self.defn.attrs.get(key)
+        if spec is None:
+            raise KeyError(f"{self.defn.name} declares no attribute {key!r}")
+        if spec.required:
+            raise VerifyError(f"{self.defn.name} needs attribute {key!r}")
+        return spec.default
+
+    def has(self, key: str) -> bool:
+        """Whether the operand or attribute `key` is present."""
+        if key in self.defn.attrs:
+            return key in self.attrs
+        return self.defn.operand_index(key, len(self.types)) is not None
+
+    def __getitem__(self, key: str) -> TensorType:
+        i = self.defn.operand_index(key, len(self.types))
+        if i is None:
+            raise VerifyError(f"{self.defn.name} has no operand {key!r}")
+        return self.types[i]
+
+    def get(self, key: str) -> TensorType | None:
+        i = self.defn.operand_index(key, len(self.types))
+        return None if i is None else self.types[i]
+
+    def variadic(self) -> list[TensorType]:
+        """Types of the variadic tail operands."""
+        return self.types[self.defn.variadic_start:]
+
+
+@dataclass
+class OpDef:
+    name: str
+    operands: tuple[str, ...]
+    attrs: dict[str, AttrSpec]
+    infer: Callable[[Signature], list[TensorType]]
+    verify: Callable[[Signature], None] | None = None
+    results: int | Callable[[Signature], int] = 1
+    doc: str = ""
+    family: str = ""
+    traits: frozenset[str] = field(default_factory=frozenset)
+    """Properties passes read: 'elementwise', 'data_movement', 'commutative', 'pure'."""
+
+    def __post_init__(self) -> None:
+        seen_optional = False
+        for i, o in enumerate(self.operands):
+            if o.endswith("*") and i != len(self.operands) - 1:
+                raise ValueError(f"{self.name}: only the last operand may be variadic")
+            if o.endswith("?"):
+                seen_optional = True
+            elif seen_optional and not o.endswith("*"):
+                raise ValueError(f"{self.name}: optional operands must come last")
+
+    @property
+    def operand_names(self) -> list[str]:
+        return [o.rstrip("?*") for o in self.operands]
+
+    @property
+    def min_operands(self) -> int:
+        return sum(1 for o in self.operands if not o.endswith(("?", "*")))
+
+    @property
+    def max_operands(self) -> int | None:
+        return None if self.operands and self.operands[-1].endswith("*") else len(self.operands)
+
+    @property
+    def variadic_start(self) -> int:
+        return len(self.operands) - 1
+
+    def operand_index(self, key: str, count: int) -> int | None:
+        names = self.operand_names
+        if key not in names:
+            raise KeyError(f"{self.name} declares no operand {key!r}; operands: {', '.join(names)}")
+        i = names.index(key)
+        return i if i < count else None
+
+    def operand(self, op, key: str):
+        i = self.operand_index(key, len(op.operands))
+        return None if i is None else op.operands[i]
+
+    def normalize_attrs(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        out = {}
+        for k, v in attrs.items():
+            spec = self.attrs.get(k)
+            if spec is None:
+                known = ", ".join(sorted(self.attrs)) or "none"
+                raise VerifyError(f"{self.name} has no attribute {k!r} (its attributes: {known})")
+            try:
+                out[k] = normalize(spec.kind, v)
+            except ValueError as e:
+                raise VerifyError(f"attribute {k!r} of {self.name}: {e}") from None
+        return out
+
+    def signature(self, types: Sequence[TensorType], attrs: dict[str, Any]) -> Signature:
+        return Signature(self, list(types), attrs)
+
+    def check_arity(self, n: int) -> None:
+        lo, hi = self.min_operands, self.max_operands
+        if n < lo or (hi is not None and n > hi):
+            want = f"{lo}" if lo == hi else (f"at least {lo}" if hi is None else f"{lo} to {hi}")
+            raise VerifyError(f"{self.name} takes {want} operands ({', '.join(self.operands)}), got {n}")
+
+    def infer_types(self, types: Sequence[TensorType], attrs: dict[str, Any]) -> list[TensorType]:
+        """Result types for operands of `types` (checks arity and required attributes first)."""
+        self.check_arity(len(types))
+        for k, spec in self.attrs.items():
+            if spec.required and k not in attrs:
+                raise VerifyError(f"{self.name} needs attribute {k!r}")
+        sig = self.signature(types, attrs)
+        if self.verify is not None:
+            self.verify(sig)
+        return list(self.infer(sig))
+
+    def result_count(self, types: Sequence[TensorType], attrs: dict[str, Any]) -> int:
+        if callable(self.results):
+            return self.results(self.signature(types, attrs))
+        return self.results
+
+
+OP_REGISTRY: dict[str, OpDef] = {}
+
+
+def define_op(name: str, *, operands: Sequence[str], infer: Callable[[Signature], list[TensorType]],
+              attrs: dict[str, AttrSpec] | None = None, verify: Callable[[Signature], None] | None = None,
+              results: int | Callable[[Signature], int] = 1, doc: str = "", family: str = "",
+              traits: Sequence[str] = ()) -> OpDef:
+    """Declare an op kind and add it to the registry (a name may be declared once)."""
+    if name in OP_REGISTRY:
+        raise ValueError(f"op {name!r} is declared twice")
+    defn = OpDef(name, tuple(operands), dict(attrs or {}), infer, verify, results, doc, family,
+                 frozenset(traits))
+    OP_REGISTRY[name] = defn
+    return defn
+
+
+def lookup_op(name: str) -> OpDef | None:
+    _load_builtin_ops()
+    return OP_REGISTRY.get(name)
+
+
+def get_op(name: str) -> OpDef:
+    """The declaration of op `name`; an unknown name raises with the closest known names."""
+    defn = lookup_op(name)
+    if defn is None:
+        close = difflib.get_close_matches(name, OP_REGISTRY, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise VerifyError(f"unknown op {name!r}{hint}")
+    return defn
+
+
+_loaded = False
+
+
+def _load_builtin_ops() -> None:
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        from . import ops  # noqa: F401  (declares the built-in op families)
+
+
+def attr(kind: str, default: Any = REQUIRED, doc: str = "") -> AttrSpec:
+    return AttrSpec(kind, default, doc)
+
+
+def expressed(element) -> str:
+    """The element type a value stands for: f32 for quantized elements, else itself."""
+    return "f32" if isinstance(element, QuantType) else element

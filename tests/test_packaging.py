@@ -1,0 +1,31 @@
+"""The package layout: every code folder is listed in pyproject.toml and importable as irc.*."""
+
+import importlib
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _declared():
+    cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    return cfg["package-dir"], set(cfg["packages"])
+
+
+def test_every_package_folder_is_declared():
+    package_dir, packages = _declared()
+    for pkg, folder in package_dir.items():
+        for init in (ROOT / folder).rglob("__init__.py"):
+            rel = init.parent.relative_to(ROOT / folder)
+            name = ".".join([pkg, *rel.parts]) if rel.parts else pkg
+            # a folder mapped by a more specific entry is checked under that entry
+            owner = max((p for p in package_dir if name == p or name.startswith(p + ".")), key=len)
+            if owner != pkg:
+                continue
+            assert name in packages, f"{init.parent} is not listed as {name} in pyproject.toml"
+
+
+def test_declared_packages_import():
+    _, packages = _declared()
+    for name in sorted(packages):
+        importlib.import_module(name)

@@ -1,0 +1,1 @@
+"""Subcommands of the `irc` command line, one module each."""
