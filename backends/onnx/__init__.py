@@ -1,0 +1,6 @@
+"""ONNX in and out: the importer (ONNX -> IR) and the exporters (IR -> ONNX)."""
+
+from .exporter import export_onnx, save_onnx
+from .importer import import_onnx, load_onnx
+
+__all__ = ["export_onnx", "import_onnx", "load_onnx", "save_onnx"]

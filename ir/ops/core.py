@@ -1,4 +1,4 @@
-"""Core ops: constants.
+"""Core ops: constants and identity.
 
     %w = const @conv1.weight : tensor<16x3x3x3xf32>      # an entry of the weights store
     %s = const dense<[1, 2]> : tensor<2xi64>             # a small array held inline
@@ -30,3 +30,8 @@ define_op(
     "const", operands=[], attrs={"ref": attr("str", None), "value": attr("tensor", None)},
     infer=_infer_const, verify=_verify_const, family="core", traits=["pure"],
     doc="A constant tensor: an entry of the weights store (`ref`) or a small inline array (`value`).")
+
+define_op(
+    "identity", operands=["x"], infer=lambda s: [s["x"]], family="core",
+    traits=["elementwise", "data_movement", "pure"],
+    doc="y = x. Kept only where a graph output must carry its own name.")

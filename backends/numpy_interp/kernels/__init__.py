@@ -1,3 +1,10 @@
-"""fp32 and int8 kernels, a file per op family. Importing registers them all."""
+"""Interpreter kernels, a module per op family. Importing this package registers them all.
 
-from . import core, quant  # noqa: F401
+Every module in this folder whose name does not start with '_' is imported, in sorted order.
+"""
+
+import importlib
+import pkgutil
+
+for _m in sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")):
+    importlib.import_module(f"{__name__}.{_m}")

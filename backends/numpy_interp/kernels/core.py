@@ -1,4 +1,4 @@
-"""Kernel of `const`."""
+"""Kernels of the core ops: const, identity."""
 
 from __future__ import annotations
 
@@ -10,3 +10,8 @@ def const(op):
     if op.attrs.get("ref") is not None:
         return op.graph.weights[op.attrs["ref"]]
     return op.attrs["value"]
+
+
+@kernel("identity")
+def identity(op, x):
+    return x

@@ -1,0 +1,141 @@
+"""IR -> ONNX.
+
+    export_onnx(graph) -> onnx.ModelProto       (opset CANONICAL_OPSET, passes onnx.checker)
+
+Graph inputs and outputs keep their names; `const` ops become initializers named after their
+values; every other op is written by the exporter registered for its name (backends/onnx/ops/*),
+through ExportContext, which names tensors uniquely and collects nodes and initializers.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Sequence
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from irc.ir.diagnostics import IRError
+from irc.ir.graph import Graph
+from irc.ir.op import Op
+from irc.ir.types import TensorType
+from irc.ir.value import Value
+
+from .importer import ELEMENT_TO_ONNX
+from .registry import CANONICAL_OPSET, EXPORTERS, load_converters
+
+
+class ExportContext:
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+        self.nodes: list[onnx.NodeProto] = []
+        self.initializers: list[onnx.TensorProto] = []
+        self.names: dict[int, str] = {}
+        self.taken: set[str] = set()
+        self.counter = 0
+        self.extra_opsets: dict[str, int] = {}
+
+    def fresh(self, base: str) -> str:
+        """A tensor name not used yet, close to `base`."""
+        base = base or "t"
+        name, n = base, 1
+        while name in self.taken:
+            name = f"{base}_{n}"
+            n += 1
+        self.taken.add(name)
+        return name
+
+    def name(self, v: Value | None) -> str:
+        """The ONNX tensor name of `v` ('' for an absent optional input)."""
+        if v is None:
+            return ""
+        key = id(v)
+        if key not in self.names:
+            if v.name:
+                base = v.name
+            else:
+                base = f"v{self.counter}"
+                self.counter += 1
+            self.names[key] = self.fresh(base)
+        return self.names[key]
+
+    def node(self, op_type: str, inputs: Sequence[Value | str | None], outputs: Sequence[Value | str],
+             domain: str = "", name: str | None = None, **attrs: Any) -> onnx.NodeProto:
+        """Append an ONNX node; None-valued attributes are left out."""
+        ins = [i if isinstance(i, str) else self.name(i) for i in inputs]
+        outs = [o if isinstance(o, str) else self.name(o) for o in outputs]
+        attrs = {k: v for k, v in attrs.items() if v is not None}
+        n = helper.make_node(op_type, ins, outs, name=name or self.fresh("n_" + (outs[0] if outs else op_type)),
+                             domain=domain or None, **attrs)
+        self.nodes.append(n)
+        return n
+
+    def initializer(self, array: np.ndarray, base: str) -> str:
+        """Add a constant tensor; returns its name."""
+        name = self.fresh(base)
+        self.initializers.append(numpy_helper.from_array(np.asarray(array), name))
+        return name
+
+    def use_opset(self, domain: str, version: int) -> None:
+        self.extra_opsets[domain] = max(version, self.extra_opsets.get(domain, 0))
+
+
+def value_info(name: str, t: TensorType) -> onnx.ValueInfoProto:
+    elem = ELEMENT_TO_ONNX.get(t.storage)
+    if elem is None:
+        raise IRError(f"tensor {name!r}: element type {t.storage} has no ONNX equivalent")
+    dims = [d if isinstance(d, (int, str)) else None for d in t.shape]
+    return helper.make_tensor_value_info(name, elem, dims)
+
+
+def export_const(ctx: ExportContext, op: Op) -> None:
+    v = op.result
+    arr = ctx.graph.const_value(v)
+    name = ctx.name(v)
+    ctx.initializers.append(numpy_helper.from_array(np.asarray(arr), name))
+
+
+def export_onnx(graph: Graph, producer: str = "irc") -> onnx.ModelProto:
+    """Write `graph` as an ONNX model."""
+    load_converters()
+    ctx = ExportContext(graph)
+    for v in graph.inputs:
+        ctx.name(v)
+    missing = sorted({op.name for op in graph.ops if op.name != "const" and op.name not in EXPORTERS})
+    if missing:
+        raise IRError(f"no ONNX exporter for op(s): {', '.join(missing)}")
+    for op in graph.ops:
+        if op.name == "const":
+            export_const(ctx, op)
+        else:
+            EXPORTERS[op.name](ctx, op)
+    inputs = [value_info(ctx.name(v), v.type) for v in graph.inputs]
+    outputs = []
+    seen_outputs: set[str] = set()
+    input_names = {ctx.name(v) for v in graph.inputs}
+    for v in graph.outputs:
+        name = ctx.name(v)
+        if name in seen_outputs or name in input_names:
+            # ONNX needs distinct graph outputs that are produced by nodes
+            alias = ctx.fresh(f"{name}_out")
+            ctx.node("Identity", [name], [alias])
+            name = alias
+        seen_outputs.add(name)
+        outputs.append(value_info(name, v.type))
+    g = helper.make_graph(ctx.nodes, graph.name, inputs, outputs, ctx.initializers)
+    opsets = [helper.make_opsetid("", CANONICAL_OPSET)]
+    opsets += [helper.make_opsetid(d, v) for d, v in sorted(ctx.extra_opsets.items())]
+    model = helper.make_model(g, opset_imports=opsets, producer_name=producer)
+    model.ir_version = min(model.ir_version, 10)
+    return model
+
+
+def save_onnx(model: onnx.ModelProto, path: str | os.PathLike) -> None:
+    """Write an ONNX model atomically (models over 2 GB would need external data: refused)."""
+    from irc.ir.weights_io import atomic_write_bytes
+
+    data = model.SerializeToString()
+    atomic_write_bytes(path, data)
+
+

@@ -1,0 +1,366 @@
+"""ONNX -> IR.
+
+    import_onnx("model.onnx") -> Graph
+
+Steps:
+  1. load the model; external data is read only from files inside the model's folder;
+  2. upgrade the default-domain opset to CANONICAL_OPSET with onnx's version converter, so each
+     converter handles one form of its op (opsets 7 and newer are accepted);
+  3. fold at import: Constant / ConstantOfShape / every node whose inputs are all constants (onnx's
+     reference evaluator computes it), and Shape/Size of tensors whose shape is static — this
+     removes the shape subgraphs (Shape -> Gather -> Unsqueeze -> Concat -> Reshape) exporters emit;
+  4. check that every remaining op type has a converter: if not, one error lists every
+     unsupported op type with the names of its nodes;
+  5. convert node by node (backends/onnx/ops/*), naming each result after its ONNX tensor.
+
+Identity and Dropout (inference mode) become aliases of their input.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from irc.ir.attrs import REQUIRED
+from irc.ir.diagnostics import IRError
+from irc.ir.graph import INLINE_LIMIT, Graph
+from irc.ir.registry import VerifyError
+from irc.ir.types import NUMPY_TO_ELEMENT, TensorType
+from irc.ir.value import Value
+
+from .registry import CANONICAL_OPSET, IMPORTERS, load_converters
+
+ALIAS_OPS = {"Identity", "Dropout"}
+# Ops never folded even when their inputs are constant (random or stateful).
+NO_FOLD = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial",
+           "Bernoulli", "If", "Loop", "Scan"}
+
+ONNX_TO_ELEMENT = {
+    onnx.TensorProto.FLOAT: "f32", onnx.TensorProto.DOUBLE: "f64", onnx.TensorProto.FLOAT16: "f16",
+    onnx.TensorProto.INT8: "i8", onnx.TensorProto.UINT8: "u8", onnx.TensorProto.INT16: "i16",
+    onnx.TensorProto.UINT16: "u16", onnx.TensorProto.INT32: "i32", onnx.TensorProto.UINT32: "u32",
+    onnx.TensorProto.INT64: "i64", onnx.TensorProto.UINT64: "u64", onnx.TensorProto.BOOL: "bool",
+}
+ELEMENT_TO_ONNX = {v: k for k, v in ONNX_TO_ELEMENT.items()}
+
+
+class ImportError_(IRError):
+    pass
+
+
+# -- loading --------------------------------------------------------------------------------------
+
+def _check_external_data(model: onnx.ModelProto, base: Path) -> None:
+    """Every external-data location must be a relative path resolving inside `base`."""
+    root = base.resolve()
+    tensors = list(model.graph.initializer)
+    for node in model.graph.node:
+        for a in node.attribute:
+            if a.type == onnx.AttributeProto.TENSOR:
+                tensors.append(a.t)
+    for t in tensors:
+        if t.data_location != onnx.TensorProto.EXTERNAL:
+            continue
+        info = {e.key: e.value for e in t.external_data}
+        loc = info.get("location", "")
+        target = (root / loc).resolve()
+        if os.path.isabs(loc) or (target != root and root not in target.parents):
+            raise IRError(f"tensor {t.name!r}: external data path {loc!r} points outside the model's "
+                          f"folder {str(root)!r}; refusing to read it")
+        if not target.is_file():
+            raise IRError(f"tensor {t.name!r}: external data file {str(target)!r} not found")
+
+
+def load_onnx(source: str | os.PathLike | onnx.ModelProto) -> onnx.ModelProto:
+    """Read an ONNX model (external data confined to its folder) into memory."""
+    if isinstance(source, onnx.ModelProto):
+        return source
+    path = Path(source)
+    if not path.is_file():
+        raise IRError(f"{path}: file not found")
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as e:  # protobuf decode errors have several types
+        raise IRError(f"{path}: not a readable ONNX model ({type(e).__name__}: {e})") from None
+    _check_external_data(model, path.parent)
+    try:
+        onnx.external_data_helper.load_external_data_for_model(model, str(path.parent))
+    except (OSError, ValueError) as e:
+        raise IRError(f"{path}: cannot read external data ({e})") from None
+    return model
+
+
+def default_opset(model: onnx.ModelProto) -> int:
+    for o in model.opset_import:
+        if o.domain in ("", "ai.onnx"):
+            return o.version
+    return 1
+
+
+def canonicalize_opset(model: onnx.ModelProto) -> onnx.ModelProto:
+    version = default_opset(model)
+    if version < 7:
+        raise IRError(f"opset {version} is older than the oldest supported (7)")
+    if version < CANONICAL_OPSET:
+        from onnx import version_converter
+
+        try:
+            model = version_converter.convert_version(model, CANONICAL_OPSET)
+        except Exception as e:
+            raise IRError(f"cannot upgrade the model from opset {version} to {CANONICAL_OPSET}: {e}") from None
+    return model
+
+
+# -- conversion context ---------------------------------------------------------------------------
+
+def onnx_attr(a: onnx.AttributeProto) -> Any:
+    v = onnx.helper.get_attribute_value(a)
+    if isinstance(v, onnx.TensorProto):
+        return numpy_helper.to_array(v)
+    if isinstance(v, bytes):
+        return v.decode()
+    if isinstance(v, list):
+        return tuple(x.decode() if isinstance(x, bytes) else x for x in v)
+    return v
+
+
+class ImportContext:
+    """What a converter sees: the node, its attributes, its inputs as values or constants."""
+
+    def __init__(self, importer: "_Importer", node: onnx.NodeProto) -> None:
+        self.importer = importer
+        self.node = node
+        self.graph = importer.graph
+        self.attrs = {a.name: onnx_attr(a) for a in node.attribute}
+
+    @property
+    def num_inputs(self) -> int:
+        return len(self.node.input)
+
+    def has_input(self, i: int) -> bool:
+        return i < len(self.node.input) and self.node.input[i] != ""
+
+    def attr(self, name: str, default: Any = REQUIRED) -> Any:
+        if name in self.attrs:
+            return self.attrs[name]
+        if default is REQUIRED:
+            raise self.error(f"attribute {name!r} is required")
+        return default
+
+    def const(self, i: int) -> np.ndarray | None:
+        """The array of input `i` when it is a constant (None when absent or computed)."""
+        if not self.has_input(i):
+            return None
+        return self.importer.constants.get(self.node.input[i])
+
+    def input(self, i: int) -> Value | None:
+        """Input `i` as a value (constants become const ops); None when absent."""
+        if not self.has_input(i):
+            return None
+        return self.importer.value(self.node.input[i])
+
+    def inputs(self) -> list[Value]:
+        return [self.input(i) for i in range(self.num_inputs) if self.has_input(i)]
+
+    def emit(self, name: str, operands: Sequence[Value], attrs: dict[str, Any] | None = None,
+             types: Sequence[TensorType] | None = None) -> list[Value]:
+        """Create an IR op at the end of the graph; returns its results."""
+        try:
+            op = self.graph.create(name, list(operands), attrs or {}, types=types)
+        except VerifyError as e:
+            raise self.error(str(e)) from None
+        return list(op.results)
+
+    def error(self, message: str) -> IRError:
+        n = self.node
+        return IRError(f"node {n.name or '(unnamed)'!r} ({n.op_type}): {message}")
+
+
+# -- the importer ---------------------------------------------------------------------------------
+
+class _Importer:
+    def __init__(self, model: onnx.ModelProto, name: str) -> None:
+        self.model = model
+        self.graph = Graph(name)
+        self.constants: dict[str, np.ndarray] = {}
+        self.values: dict[str, Value] = {}
+        self.shapes: dict[str, TensorType] = {}
+
+    def value(self, name: str) -> Value:
+        v = self.values.get(name)
+        if v is not None:
+            return v
+        if name in self.constants:
+            arr = self.constants[name]
+            if NUMPY_TO_ELEMENT.get(arr.dtype) is None:
+                raise IRError(f"constant {name!r} has unsupported dtype {arr.dtype}")
+            v = self.graph.const(arr, name, inline=arr.size <= INLINE_LIMIT)
+            self.values[name] = v
+            return v
+        raise IRError(f"tensor {name!r} is used but never defined")
+
+    def tensor_type(self, vi: onnx.ValueInfoProto) -> TensorType:
+        tt = vi.type.tensor_type
+        if not vi.type.HasField("tensor_type"):
+            raise IRError(f"graph input {vi.name!r} is not a tensor")
+        element = ONNX_TO_ELEMENT.get(tt.elem_type)
+        if element is None:
+            raise IRError(f"graph input {vi.name!r} has unsupported element type "
+                          f"{onnx.TensorProto.DataType.Name(tt.elem_type)}")
+        if not tt.HasField("shape"):
+            raise IRError(f"graph input {vi.name!r} has no rank; irc needs ranked inputs")
+        dims = []
+        for d in tt.shape.dim:
+            if d.HasField("dim_value"):
+                dims.append(int(d.dim_value))
+            elif d.HasField("dim_param") and d.dim_param:
+                dims.append(d.dim_param)
+            else:
+                dims.append(None)
+        return TensorType(tuple(dims), element)
+
+    def run(self) -> Graph:
+        g = self.model.graph
+        for init in g.initializer:
+            self.constants[init.name] = numpy_helper.to_array(init)
+        for vi in g.input:
+            if vi.name in self.constants:
+                continue  # old-style initializer listed as input: a constant
+            v = self.graph.add_input(self.tensor_type(vi), vi.name)
+            self.values[vi.name] = v
+        self._collect_static_shapes()
+        self._fold_constants()
+        self._check_supported()
+        for node in g.node:
+            if all(o in self.constants or o == "" for o in node.output):
+                continue
+            self._convert(node)
+        outputs = []
+        for vi in g.output:
+            v = self.value(vi.name)
+            if v.name != vi.name:
+                v = self.graph.create("identity", [v], names=[vi.name]).result
+            outputs.append(v)
+        self.graph.set_outputs(outputs)
+        return self.graph
+
+    def _collect_static_shapes(self) -> None:
+        try:
+            inferred = onnx.shape_inference.infer_shapes(self.model, strict_mode=False)
+        except Exception:
+            return
+        for vi in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output):
+            if vi.type.HasField("tensor_type") and vi.type.tensor_type.HasField("shape"):
+                dims = vi.type.tensor_type.shape.dim
+                if all(d.HasField("dim_value") for d in dims):
+                    self.shapes[vi.name] = tuple(int(d.dim_value) for d in dims)
+
+    def _fold_constants(self) -> None:
+        """Evaluate, in order, every node computable at import (see the module docstring)."""
+        for node in self.model.graph.node:
+            if node.domain not in ("", "ai.onnx") or node.op_type in NO_FOLD:
+                continue
+            if node.op_type == "Constant":
+                self.constants[node.output[0]] = _constant_value(node)
+                continue
+            if node.op_type in ("Shape", "Size") and node.input[0] in self.shapes and node.input[0] not in self.constants:
+                shape = self.shapes[node.input[0]]
+                if node.op_type == "Size":
+                    self.constants[node.output[0]] = np.array(int(np.prod(shape)), dtype=np.int64)
+                else:
+                    attrs = {a.name: onnx_attr(a) for a in node.attribute}
+                    start, end = attrs.get("start", 0), attrs.get("end", None)
+                    self.constants[node.output[0]] = np.array(shape[start:end], dtype=np.int64)
+                continue
+            inputs = [i for i in node.input if i]
+            if node.op_type in ALIAS_OPS or not all(i in self.constants for i in inputs):
+                continue
+            if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute):
+                continue
+            self._evaluate(node)
+
+    def _evaluate(self, node: onnx.NodeProto) -> None:
+        from onnx.reference import ReferenceEvaluator
+
+        feeds = {i: self.constants[i] for i in node.input if i}
+        try:
+            sub = onnx.helper.make_graph(
+                [node], "fold",
+                [onnx.helper.make_tensor_value_info(i, onnx.helper.np_dtype_to_tensor_dtype(a.dtype), a.shape)
+                 for i, a in feeds.items()],
+                [onnx.helper.make_tensor_value_info(o, onnx.TensorProto.UNDEFINED, None) for o in node.output if o])
+            m = onnx.helper.make_model(sub, opset_imports=[onnx.helper.make_opsetid("", max(default_opset(self.model), 7))])
+            outs = ReferenceEvaluator(m).run(None, feeds)
+        except Exception as e:
+            name = node.name or node.output[0]
+            raise IRError(f"node {name!r} ({node.op_type}): cannot fold it at import ({type(e).__name__}: {e})") from None
+        for o, a in zip([o for o in node.output if o], outs):
+            self.constants[o] = np.asarray(a)
+
+    def _check_supported(self) -> None:
+        load_converters()
+        missing: dict[str, list[str]] = {}
+        for node in self.model.graph.node:
+            if all(o in self.constants or o == "" for o in node.output):
+                continue
+            key = node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}:{node.op_type}"
+            if node.op_type in ALIAS_OPS and node.domain in ("", "ai.onnx"):
+                continue
+            if key not in IMPORTERS:
+                missing.setdefault(key, []).append(node.name or node.output[0])
+        if missing:
+            lines = [f"  {op} ({len(names)} node{'s' if len(names) > 1 else ''}): {', '.join(names[:10])}"
+                     + (", ..." if len(names) > 10 else "") for op, names in sorted(missing.items())]
+            raise IRError(f"the model uses {len(missing)} op type(s) irc does not support:\n" + "\n".join(lines))
+
+    def _convert(self, node: onnx.NodeProto) -> None:
+        if node.op_type in ALIAS_OPS:
+            self.values[node.output[0]] = self.value(node.input[0])
+            if len(node.output) > 1 and node.output[1]:
+                raise IRError(f"node {node.name!r} (Dropout): the mask output is not supported")
+            return
+        ctx = ImportContext(self, node)
+        results = IMPORTERS[node.op_type](ctx, node)
+        outs = [o for o in node.output]
+        if len(results) < len([o for o in outs if o]):
+            raise ctx.error(f"converter produced {len(results)} results for {len(outs)} outputs")
+        for name, v in zip(outs, results):
+            if not name:
+                continue
+            if v.name is None:  # a new result: it carries the ONNX tensor name
+                v.name = name
+            self.values[name] = v
+
+
+def _constant_value(node: onnx.NodeProto) -> np.ndarray:
+    a = node.attribute[0]
+    v = onnx_attr(a)
+    if a.name == "value":
+        return np.asarray(v)
+    if a.name == "value_float":
+        return np.array(v, dtype=np.float32)
+    if a.name == "value_floats":
+        return np.array(v, dtype=np.float32)
+    if a.name == "value_int":
+        return np.array(v, dtype=np.int64)
+    if a.name == "value_ints":
+        return np.array(v, dtype=np.int64)
+    raise IRError(f"Constant node {node.name!r}: attribute {a.name} is not supported")
+
+
+def import_onnx(source: str | os.PathLike | onnx.ModelProto, name: str = "main") -> Graph:
+    """Lower an ONNX model (path or ModelProto) into a verified IR graph."""
+    model = canonicalize_opset(load_onnx(source))
+    graph = _Importer(model, name).run()
+    from irc.ir.verifier import verify_graph
+
+    try:
+        verify_graph(graph)
+    except VerifyError as e:
+        raise IRError(f"the imported graph does not verify: {e}") from None
+    return graph

@@ -1,0 +1,57 @@
+"""Tables of ONNX converters, one entry per ONNX op type (import) and per IR op (export).
+
+Family modules in backends/onnx/ops/ register converters:
+
+    @importer("Relu")
+    def relu(ctx: ImportContext, node) -> list[Value]:
+        return ctx.emit("relu", [ctx.input(0)])
+
+    @exporter("relu")
+    def relu(ctx: ExportContext, op) -> None:
+        ctx.node("Relu", op.operands, op.results)
+
+Importers see nodes in the canonical opset (every model is converted to CANONICAL_OPSET by onnx's
+version converter first), so each converter handles one form of its op.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+CANONICAL_OPSET = 21
+"""Models are lowered from this opset of the default domain (older ones are upgraded first)."""
+
+IMPORTERS: dict[str, Callable] = {}
+EXPORTERS: dict[str, Callable] = {}
+
+
+def importer(*op_types: str) -> Callable:
+    def register(fn: Callable) -> Callable:
+        for t in op_types:
+            if t in IMPORTERS:
+                raise ValueError(f"importer for ONNX {t} registered twice")
+            IMPORTERS[t] = fn
+        return fn
+
+    return register
+
+
+def exporter(*names: str) -> Callable:
+    def register(fn: Callable) -> Callable:
+        for n in names:
+            if n in EXPORTERS:
+                raise ValueError(f"exporter for {n} registered twice")
+            EXPORTERS[n] = fn
+        return fn
+
+    return register
+
+
+_loaded = False
+
+
+def load_converters() -> None:
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        from . import ops  # noqa: F401

@@ -1,0 +1,64 @@
+"""onnx's backend test suite (the node cases shipped in the onnx wheel) run against irc.backend.
+
+A node case is selected when every op type its model uses has an irc importer (or is folded or
+aliased at import); all other cases are left out entirely, so the run reports exactly the cases
+of the ops in the registry. Known gaps are skipped with their reason (known_skips.py).
+"""
+
+from __future__ import annotations
+
+import re
+import unittest
+
+import onnx.backend.test
+from onnx.backend.test.loader import load_model_tests
+
+import irc.backend
+from irc.backends.onnx.importer import ALIAS_OPS
+from irc.backends.onnx.registry import IMPORTERS, load_converters
+
+from .known_skips import KNOWN_SKIPS
+
+load_converters()
+ALWAYS_OK = set(ALIAS_OPS) | {"Constant"}
+
+
+def _op_types(model) -> set[str]:
+    ops = set()
+    for n in model.graph.node:
+        ops.add(n.op_type if n.domain in ("", "ai.onnx") else f"{n.domain}:{n.op_type}")
+    return ops
+
+
+def selected_cases() -> list[str]:
+    names = []
+    for case in load_model_tests(kind="node"):
+        ops = _op_types(case.model)
+        if ops and ops <= (set(IMPORTERS) | ALWAYS_OK) and not ops <= ALWAYS_OK:
+            names.append(case.name)
+    return sorted(names)
+
+
+SELECTED = selected_cases()
+
+_backend_test = onnx.backend.test.BackendTest(irc.backend, __name__)
+for _name in SELECTED:
+    _backend_test.include(f"^{re.escape(_name)}_cpu$")
+
+
+
+def _node_test_class():
+    """The node-case test class, reduced to the selected cases, known gaps marked skipped."""
+    wanted = {f"{n}_cpu" for n in SELECTED}
+    cls = _backend_test.test_cases["OnnxBackendNodeModelTest"]
+    for attr in list(vars(cls)):
+        if attr.startswith("test_") and attr not in wanted:
+            delattr(cls, attr)
+    for attr in list(vars(cls)):
+        for pattern, reason in KNOWN_SKIPS.items():
+            if attr.startswith("test_") and re.search(pattern, attr[: -len("_cpu")]):
+                setattr(cls, attr, unittest.skip(reason)(getattr(cls, attr)))
+    return cls
+
+
+OnnxBackendNodeModelTest = _node_test_class()
