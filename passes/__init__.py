@@ -1,0 +1,10 @@
+"""Passes over the IR: the pass base and registry, pipelines, the pass manager, built-in passes."""
+
+from .base import PASS_REGISTRY, Pass, PassContext, PassError, get_pass, load_plugin, register_pass
+from .manager import Instrument, PassManager, PrintIRAfterAll, TimePasses
+from .pipeline import Pipeline, parse_pipeline
+
+__all__ = [
+    "Instrument", "PASS_REGISTRY", "Pass", "PassContext", "PassError", "PassManager", "Pipeline",
+    "PrintIRAfterAll", "TimePasses", "get_pass", "load_plugin", "parse_pipeline", "register_pass",
+]

@@ -12,6 +12,7 @@ import importlib
 import sys
 
 COMMANDS = ["import_", "opt", "emit", "run", "eval", "quantize", "bench", "list_ops", "list_passes"]
+"""Modules in irc.commands, in the order `irc --help` lists them (missing ones are skipped)."""
 
 
 def _load(name: str):

@@ -1,0 +1,23 @@
+"""irc import: ONNX model -> .ir text (+ .weights.npz beside it)."""
+
+from __future__ import annotations
+
+NAME = "import"
+HELP = "Lower an ONNX model into irc's IR (text .ir with a .weights.npz sidecar)."
+
+
+def add_arguments(p) -> None:
+    p.add_argument("model", help="the ONNX model (.onnx)")
+    p.add_argument("-o", "--output", required=True, help="the .ir file to write")
+
+
+def run(args) -> int:
+    from irc.backends.onnx import import_onnx
+    from irc.ir import save_ir
+
+    from ._common import check_output
+
+    out = check_output(args.output, args.model)
+    graph = import_onnx(args.model)
+    save_ir(graph, out)
+    return 0
