@@ -1,0 +1,121 @@
+"""Bad input through the command line: one clear message, exit code 2, nothing overwritten."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from irc.cli import main
+
+
+def _identity_model(path):
+    g = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_malformed_ir_names_file_line_col(tmp_path, capsys):
+    bad = tmp_path / "bad.ir"
+    bad.write_text("func @main(%x: tensor<3xf32>) -> (tensor<3xf32>) {\n  %y = identity(%x) tensor<3xf32>\n  return %y\n}\n")
+    code, _, err = run_cli(capsys, "opt", str(bad), "-o", str(tmp_path / "out.ir"))
+    assert code == 2
+    assert f"{bad}:2:21: error: unexpected 'tensor', expected ':'" in err
+    assert "%y = identity(%x) tensor<3xf32>" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "out.ir").exists()
+
+
+def test_unsupported_onnx_ops_are_all_listed(tmp_path, capsys):
+    nodes = [helper.make_node("Identity", ["x"], ["a"], name="keep"),
+             helper.make_node("Hardmax", ["a"], ["b"], name="hm1"),
+             helper.make_node("Hardmax", ["b"], ["c"], name="hm2"),
+             helper.make_node("Det", ["c"], ["y"], name="det")]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 3])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [])])
+    path = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
+    code, _, err = run_cli(capsys, "import", str(path), "-o", str(tmp_path / "m.ir"))
+    assert code == 2
+    assert "2 op type(s) irc does not support" in err
+    assert "Det (1 node): det" in err and "Hardmax (2 nodes): hm1, hm2" in err
+
+
+def test_missing_weights_file(tmp_path, capsys):
+    ir = tmp_path / "m.ir"
+    ir.write_text("func @main() -> (tensor<3xf32>) {\n  %w = const @w : tensor<3xf32>\n  return %w\n}\n")
+    code, _, err = run_cli(capsys, "opt", str(ir))
+    assert code == 2 and "m.weights.npz is missing" in err
+
+
+def test_external_data_outside_model_folder_is_refused(tmp_path, capsys):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(np.ones(3, np.float32).tobytes())
+    w = numpy_helper.from_array(np.zeros(3, np.float32), "w")
+    w.ClearField("raw_data")
+    w.data_location = TensorProto.EXTERNAL
+    for k, v in {"location": "../secret.bin", "offset": "0", "length": "12"}.items():
+        e = w.external_data.add()
+        e.key, e.value = k, v
+    g = helper.make_graph([helper.make_node("Add", ["x", "w"], ["y"])], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3])], [w])
+    path = folder / "m.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
+    code, _, err = run_cli(capsys, "import", str(path), "-o", str(tmp_path / "m.ir"))
+    assert code == 2 and "points outside the model's folder" in err and "'../secret.bin'" in err
+
+
+def test_inputs_with_wrong_name_or_shape(tmp_path, capsys):
+    model = tmp_path / "m.onnx"
+    _identity_model(model)
+    ir = tmp_path / "m.ir"
+    assert run_cli(capsys, "import", str(model), "-o", str(ir))[0] == 0
+    np.savez(tmp_path / "wrong_name.npz", z=np.zeros((2, 3), np.float32))
+    code, _, err = run_cli(capsys, "run", str(ir), "--inputs", str(tmp_path / "wrong_name.npz"), "-o", str(tmp_path / "y.npz"))
+    assert code == 2 and "missing input(s) 'x'" in err and "unknown input(s) 'z'" in err
+    np.savez(tmp_path / "wrong_shape.npz", x=np.zeros((2, 4), np.float32))
+    code, _, err = run_cli(capsys, "run", str(ir), "--inputs", str(tmp_path / "wrong_shape.npz"), "-o", str(tmp_path / "y.npz"))
+    assert code == 2 and "input 'x' has shape [2, 4] but the model expects tensor<[N]x3xf32>" in err
+    assert not (tmp_path / "y.npz").exists()
+
+
+def test_output_may_not_overwrite_input(tmp_path, capsys):
+    model = tmp_path / "m.onnx"
+    _identity_model(model)
+    before = model.read_bytes()
+    code, _, err = run_cli(capsys, "import", str(model), "-o", str(model))
+    assert code == 2 and "would overwrite the input" in err
+    assert model.read_bytes() == before
+
+
+def test_unknown_pass_lists_known_ones(tmp_path, capsys):
+    model = tmp_path / "m.onnx"
+    _identity_model(model)
+    ir = tmp_path / "m.ir"
+    run_cli(capsys, "import", str(model), "-o", str(ir))
+    code, _, err = run_cli(capsys, "opt", "--pipeline=fold,nope", str(ir))
+    assert code == 2 and "unknown pass 'nope'" in err and "known passes:" in err
+
+
+def test_console_script_exit_code_without_traceback(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "irc.cli", "opt", str(tmp_path / "missing.ir")],
+                       capture_output=True, text=True)
+    assert r.returncode == 2
+    assert "missing.ir: file not found" in r.stderr and "Traceback" not in r.stderr
+    r = subprocess.run([sys.executable, "-m", "irc.cli", "--debug", "opt", str(tmp_path / "missing.ir")],
+                       capture_output=True, text=True)
+    assert r.returncode != 0 and "Traceback" in r.stderr
