@@ -30,7 +30,7 @@ class Weights(dict):
         while key in self:
             key = f"{base}_{n}"
             n += 1
-        self[key] = np.ascontiguousarray(array)
+        self[key] = np.asarray(array, order="C")
         return key
 
 
@@ -119,7 +119,7 @@ class Graph:
         if inline is None:
             inline = array.size <= INLINE_LIMIT
         if inline:
-            op = Op("const", (), [t], {"value": np.ascontiguousarray(array)}, [name])
+            op = Op("const", (), [t], {"value": np.asarray(array, order="C")}, [name])
         else:
             key = self.weights.add(name, array)
             op = Op("const", (), [t], {"ref": key}, [name])

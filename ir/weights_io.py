@@ -48,7 +48,7 @@ def encode_weights(weights: dict[str, np.ndarray]) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as z:
         for name in sorted(weights):
-            arr = np.ascontiguousarray(weights[name])
+            arr = np.asarray(weights[name], order="C")
             npy = io.BytesIO()
             np.lib.format.write_array(npy, arr, allow_pickle=False)
             info = zipfile.ZipInfo(name + ".npy", date_time=_ZIP_DATE)
