@@ -190,6 +190,7 @@ class _Importer:
         self.constants: dict[str, np.ndarray] = {}
         self.values: dict[str, Value] = {}
         self.shapes: dict[str, TensorType] = {}
+        self.unavailable: dict[str, IRError] = {}
 
     def value(self, name: str) -> Value:
         v = self.values.get(name)
@@ -202,6 +203,8 @@ class _Importer:
             v = self.graph.const(arr, name, inline=arr.size <= INLINE_LIMIT)
             self.values[name] = v
             return v
+        if name in self.unavailable:
+            raise self.unavailable[name]
         raise IRError(f"tensor {name!r} is used but never defined")
 
     def tensor_type(self, vi: onnx.ValueInfoProto) -> TensorType:
@@ -326,12 +329,14 @@ class _Importer:
             return
         ctx = ImportContext(self, node)
         results = IMPORTERS[node.op_type](ctx, node)
-        outs = [o for o in node.output]
-        if len(results) < len([o for o in outs if o]):
-            raise ctx.error(f"converter produced {len(results)} results for {len(outs)} outputs")
-        for name, v in zip(outs, results):
+        for i, name in enumerate(node.output):
             if not name:
                 continue
+            if i >= len(results):
+                # an optional output irc does not compute: an error only if something reads it
+                self.unavailable[name] = ctx.error(f"output {i} ({name!r}) is not supported")
+                continue
+            v = results[i]
             if v.name is None:  # a new result: it carries the ONNX tensor name
                 v.name = name
             self.values[name] = v

@@ -33,6 +33,8 @@ def make_node_model(op_type: str, inputs: dict[str, np.ndarray | None], attrs: d
                     domain: str = "", symbolic_batch: bool = False) -> onnx.ModelProto:
     """A model with one node. An input given as None is an absent optional input ('')."""
     names = [n if a is not None else "" for n, a in inputs.items()]
+    while names and names[-1] == "":  # trailing absent inputs are left out, not written as ""
+        names.pop()
     outs = [f"y{i}" for i in range(n_outputs)]
     node = helper.make_node(op_type, names, outs, domain=domain or None, **(attrs or {}))
     graph_inputs, inits = [], []

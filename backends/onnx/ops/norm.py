@@ -42,16 +42,12 @@ def _is_read(ctx, name: str) -> bool:
 
 
 def single_result(ctx, node, results, what: str):
-    """`results` (one value) for a node whose extra outputs must be unread; refuses otherwise.
-
-    The importer wants a value for every named output: an unread extra output gets the first
-    result as a placeholder, never read, since nothing refers to its name.
-    """
+    """`results` (one value) for a node whose extra outputs must be unread; refuses otherwise."""
     used = [o for o in node.output[1:] if o and _is_read(ctx, o)]
     if used:
         raise ctx.error(f"output(s) {', '.join(map(repr, used))} ({what}) are read by the model, but "
                         f"irc imports {node.op_type} for inference and produces only its first output")
-    return results + [results[0]] * (len(node.output) - 1)
+    return results
 
 
 def _axis(ctx, default: int) -> int:
