@@ -14,6 +14,10 @@ Attribute values are plain Python data, normalized on the way into an op:
 
 An op declaration names the kind of each attribute; `normalize` checks a value against its kind
 and converts it to the normal form (e.g. an int given for a float attribute becomes a float).
+
+Attributes whose key has a dot (`q.range`) are *discardable*: information passes attach to an op
+(like calibrated ranges) that the op's declaration does not list. Their kind follows from the
+value itself (`normalize_discardable`); passes that do not know them keep them as they are.
 """
 
 from __future__ import annotations
@@ -102,3 +106,27 @@ def attrs_equal(a: Any, b: Any) -> bool:
     if isinstance(a, tuple) and isinstance(b, tuple):
         return len(a) == len(b) and all(attrs_equal(x, y) for x, y in zip(a, b))
     return type(a) is type(b) and a == b
+
+
+def is_discardable(key: str) -> bool:
+    return "." in key
+
+
+def normalize_discardable(value: Any) -> Any:
+    """Normal form of a discardable attribute value, its kind read off the value."""
+    if isinstance(value, np.ndarray):
+        return value
+    if isinstance(value, (list, tuple)):
+        if all(_is_int(v) for v in value):
+            return tuple(int(v) for v in value)
+        if all(_is_number(v) for v in value):
+            return tuple(f32(v) for v in value)
+        if all(isinstance(v, str) for v in value):
+            return tuple(value)
+    elif _is_int(value):
+        return int(value)
+    elif _is_number(value):
+        return f32(value)
+    elif isinstance(value, str):
+        return value
+    raise ValueError(f"cannot store {value!r} as an attribute")

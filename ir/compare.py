@@ -23,6 +23,9 @@ def graph_difference(a: Graph, b: Graph) -> str | None:
     for i, (x, y) in enumerate(zip(a.inputs, b.inputs)):
         if x.name != y.name or x.type != y.type:
             return f"input {i}: %{x.name}: {x.type} vs %{y.name}: {y.type}"
+        ax, ay = a.input_attrs.get(id(x), {}), b.input_attrs.get(id(y), {})
+        if ax.keys() != ay.keys() or not all(attrs_equal(ax[k], ay[k]) for k in ax):
+            return f"input {i}: attributes differ"
         pos_a[id(x)] = pos_b[id(y)] = i
     if len(a.ops) != len(b.ops):
         return f"{len(a.ops)} vs {len(b.ops)} ops"

@@ -38,6 +38,8 @@ class Graph:
     def __init__(self, name: str = "main") -> None:
         self.name = name
         self.inputs: list[Value] = []
+        self.input_attrs: dict[int, dict[str, Any]] = {}
+        """Discardable attributes of graph inputs (e.g. calibrated ranges), by id of the input."""
         self.ops: list[Op] = []
         self.weights = Weights()
         self.return_op = Op("return")

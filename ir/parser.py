@@ -14,6 +14,7 @@ from typing import Any
 import lark
 import numpy as np
 
+from .attrs import is_discardable, normalize_discardable
 from .graph import Graph, Weights
 from .op import Op
 from .registry import VerifyError, get_op
@@ -168,6 +169,12 @@ class _Builder:
         for a in args:
             v = graph.add_input(self.type(a.children[1]))
             self.define(a.children[0], v)
+            if a.children[2] is not None:
+                attrs = self.attrs(a.children[2])
+                for k in attrs:
+                    if not is_discardable(k):
+                        raise self.error(f"graph inputs take only discardable attributes (with a dot), not {k!r}", a)
+                graph.input_attrs[id(v)] = {k: normalize_discardable(x) for k, x in attrs.items()}
         for s in stmts:
             graph.append(self.stmt(s, graph))
         outs = [self.value(t) for t in ret.children if t is not None]

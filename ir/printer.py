@@ -133,7 +133,8 @@ def print_op(op: Op, namer: Namer) -> str:
 
 def print_graph(graph: Graph) -> str:
     namer = Namer()
-    args = ", ".join(f"{namer.name(v)}: {v.type}" for v in graph.inputs)
+    args = ", ".join(f"{namer.name(v)}: {v.type}{_format_input_attrs(graph.input_attrs.get(id(v)))}"
+                     for v in graph.inputs)
     outs = ", ".join(str(v.type) for v in graph.outputs)
     lines = [f"func @{quote_name(graph.name)}({args}) -> ({outs}) {{"]
     for op in graph.ops:
@@ -142,6 +143,12 @@ def print_graph(graph: Graph) -> str:
     lines.append(f"  return {ret}" if ret else "  return")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _format_input_attrs(attrs: dict[str, Any] | None) -> str:
+    if not attrs:
+        return ""
+    return " {" + ", ".join(f"{k}={format_attr(attrs[k])}" for k in sorted(attrs)) + "}"
 
 
 def print_type(t: TensorType) -> str:

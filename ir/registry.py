@@ -23,7 +23,7 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from .attrs import REQUIRED, AttrSpec, normalize
+from .attrs import REQUIRED, AttrSpec, is_discardable, normalize, normalize_discardable
 from .types import QuantType, TensorType
 
 
@@ -123,6 +123,12 @@ class OpDef:
     def normalize_attrs(self, attrs: dict[str, Any]) -> dict[str, Any]:
         out = {}
         for k, v in attrs.items():
+            if is_discardable(k):
+                try:
+                    out[k] = normalize_discardable(v)
+                except ValueError as e:
+                    raise VerifyError(f"attribute {k!r} of {self.name}: {e}") from None
+                continue
             spec = self.attrs.get(k)
             if spec is None:
                 known = ", ".join(sorted(self.attrs)) or "none"

@@ -1,16 +1,17 @@
 """Convolution and pooling ops, for 1-D, 2-D and 3-D (any number of) spatial axes, layout NC...
 
-    %y = conv(%x, %w, %b) {dilations=[1, 1], group=1, pads=[1, 1, 1, 1], strides=[1, 1]}
-    %y = conv_transpose(%x, %w) {output_padding=[1, 1], pads=[0, 0, 0, 0], strides=[2, 2], ...}
-    %y = max_pool(%x) {kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[2, 2], ...}
-    %y = average_pool(%x) {count_include_pad=0, kernel_shape=[2, 2], ...}
-    %y = global_average_pool(%x)      %y = global_max_pool(%x)      %y = lrn(%x) {size=5, ...}
+    %y = conv(%x, %w, %b) {group=32, pads=[1, 1, 1, 1], strides=[2, 2]}
+    %y = conv_transpose(%x, %w) {output_padding=[1, 1], strides=[2, 2]}
+    %y = max_pool(%x) {kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[2, 2]}
+    %y = average_pool(%x) {ceil_mode=1, count_include_pad=1, kernel_shape=[2, 2]}
+    %y = global_average_pool(%x)      %y = global_max_pool(%x)      %y = lrn(%x) {size=5}
 
 Per-axis attributes (strides, dilations, output_padding) hold one entry per spatial axis and
-`pads` holds [begin..., end...]; an empty list means the ONNX default (ones, zeros). The ONNX
-importer always writes them out in full. `auto_pad` is NOTSET except when a SAME_* padding
-depends on a spatial size unknown at import; the kernel then pads from the actual shape. Window
-arithmetic lives in _conv_shapes.py; specs/ops/conv.md states each op's semantics.
+`pads` holds [begin..., end...]. Canonical form: an attribute equal to its default is absent
+(strides/dilations all ones, pads/output_padding all zeros, group 1, ...); a present list is
+full length. `auto_pad` is absent (NOTSET) except when a SAME_* padding depends on a spatial
+size unknown at import; the kernel then pads from the actual shape. Window arithmetic lives in
+_conv_shapes.py; specs/ops/conv.md states each op's semantics.
 """
 
 from __future__ import annotations
@@ -176,6 +177,9 @@ def _verify_pool(sig: Signature) -> None:
     if not x.is_quantized and x.element not in allowed:
         raise VerifyError(f"{sig.defn.name}: element type {x.element} is not supported (takes {', '.join(allowed)})")
     _kernel(sig, n)
+    for flag in ("ceil_mode", "count_include_pad"):
+        if flag in sig.defn.attrs and sig.attr(flag) not in (0, 1):
+            raise VerifyError(f"{sig.defn.name}: {flag} must be 0 or 1, got {sig.attr(flag)}")
     axis_lists(sig, n)
     pads_list(sig, n)
 

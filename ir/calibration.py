@@ -1,0 +1,57 @@
+"""Calibrated ranges in the IR.
+
+The calibrate pass observes values and records, for each, the range [lo, hi] the quantize pass
+should cover. Ranges live in the IR as the discardable attribute `q.range`, so a calibrated graph
+can be saved, read, inspected and quantized later:
+
+    on an op:          {q.range=[lo0, hi0, lo1, hi1, ...]}   one pair per result
+    on a graph input:  %x: tensor<...> {q.range=[lo, hi]}
+
+A result nobody observed has the pair [nan, nan].
+"""
+
+from __future__ import annotations
+
+import math
+
+from .graph import Graph
+from .value import Value
+
+RANGE_KEY = "q.range"
+
+
+def get_range(graph: Graph, value: Value) -> tuple[float, float] | None:
+    """The calibrated [lo, hi] of `value`, or None when it has none."""
+    if value.producer is None:
+        attrs = graph.input_attrs.get(id(value), {})
+        pair = attrs.get(RANGE_KEY)
+        return (pair[0], pair[1]) if pair else None
+    pairs = value.producer.attrs.get(RANGE_KEY)
+    if not pairs or len(pairs) < 2 * (value.result_index + 1):
+        return None
+    lo, hi = pairs[2 * value.result_index], pairs[2 * value.result_index + 1]
+    if math.isnan(lo) or math.isnan(hi):
+        return None
+    return lo, hi
+
+
+def set_range(graph: Graph, value: Value, lo: float, hi: float) -> None:
+    """Record the calibrated range of `value` (a graph input or an op result)."""
+    from .attrs import f32
+
+    lo, hi = f32(lo), f32(hi)
+    if value.producer is None:
+        graph.input_attrs.setdefault(id(value), {})[RANGE_KEY] = (lo, hi)
+        return
+    op = value.producer
+    pairs = list(op.attrs.get(RANGE_KEY, ()))
+    pairs += [math.nan] * (2 * len(op.results) - len(pairs))
+    pairs[2 * value.result_index:2 * value.result_index + 2] = [lo, hi]
+    op.attrs[RANGE_KEY] = tuple(pairs)
+
+
+def clear_ranges(graph: Graph) -> None:
+    for op in graph.ops:
+        op.attrs.pop(RANGE_KEY, None)
+    for attrs in graph.input_attrs.values():
+        attrs.pop(RANGE_KEY, None)
