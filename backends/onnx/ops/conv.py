@@ -1,7 +1,8 @@
 """Converters of the conv family: Conv, ConvTranspose, MaxPool, AveragePool, the global pools, LRN.
 
-Import resolves ONNX's defaults and shorthands into the IR's explicit attributes:
-  - strides / dilations / pads are written out in full (ones / zeros when absent);
+Import resolves ONNX's defaults and shorthands into the IR's canonical attributes:
+  - an attribute equal to its default is left out (strides and dilations of all ones, pads and
+    output_padding of all zeros, group 1, ceil_mode 0, ...); one that is present is in full;
   - auto_pad VALID becomes pads of zero, SAME_UPPER / SAME_LOWER become the explicit pads the
     input's spatial sizes give; only when a size is unknown does the IR op keep auto_pad;
   - ConvTranspose's output_shape and auto_pad become pads (and output_padding when the requested
@@ -11,6 +12,8 @@ Export writes the opset-21 form with every attribute explicit.
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from irc.ir.ops._conv_shapes import AUTO_PADS, dilated, resolve_pads, split_total
 
@@ -60,6 +63,23 @@ def _padding(ctx, sizes, kernel, strides, dilations) -> dict:
     return {"auto_pad": auto_pad} if resolved is None else {"pads": resolved}
 
 
+# defaults of the IR attributes: a list default stands for "this value on every axis"
+_FILL = {"strides": 1, "dilations": 1, "pads": 0, "output_padding": 0}
+_SCALAR_DEFAULTS = {"group": 1, "ceil_mode": 0, "count_include_pad": 0, "auto_pad": "NOTSET"}
+
+
+def _canonical(attrs: dict) -> dict:
+    """Drop attributes equal to their defaults, so each op has one printed form."""
+    out = {}
+    for k, v in attrs.items():
+        if k in _FILL and all(x == _FILL[k] for x in v):
+            continue
+        if k in _SCALAR_DEFAULTS and v == _SCALAR_DEFAULTS[k]:
+            continue
+        out[k] = v
+    return out
+
+
 def _operands(ctx) -> list:
     return [v for v in (ctx.input(0), ctx.input(1), ctx.input(2)) if v is not None]
 
@@ -72,7 +92,7 @@ def import_conv(ctx, node):
     strides, dilations = _ints(ctx, "strides", n, 1), _ints(ctx, "dilations", n, 1)
     attrs = {"strides": strides, "dilations": dilations, "group": int(ctx.attr("group", 1))}
     attrs.update(_padding(ctx, x.type.shape[2:], kernel, strides, dilations))
-    return ctx.emit("conv", _operands(ctx), attrs)
+    return ctx.emit("conv", _operands(ctx), _canonical(attrs))
 
 
 def _transpose_pads(ctx, sizes, kernel, strides, dilations, out_pad) -> tuple[list[int], list[int]]:
@@ -121,7 +141,7 @@ def import_conv_transpose(ctx, node):
     pads, out_pad = _transpose_pads(ctx, x.type.shape[2:], kernel, strides, dilations, out_pad)
     attrs = {"strides": strides, "dilations": dilations, "group": int(ctx.attr("group", 1)),
              "pads": pads, "output_padding": out_pad}
-    return ctx.emit("conv_transpose", _operands(ctx), attrs)
+    return ctx.emit("conv_transpose", _operands(ctx), _canonical(attrs))
 
 
 def _pool_attrs(ctx, x) -> dict:
@@ -136,7 +156,7 @@ def _pool_attrs(ctx, x) -> dict:
     if _auto_pad(ctx) in ("SAME_UPPER", "SAME_LOWER") and "pads" in padding:
         attrs["ceil_mode"] = 0  # SAME pads give ceil(in / stride) outputs in either mode
     attrs.update(padding)
-    return attrs
+    return _canonical(attrs)
 
 
 @importer("MaxPool")
@@ -150,7 +170,7 @@ def import_max_pool(ctx, node):
 def import_average_pool(ctx, node):
     attrs = _pool_attrs(ctx, ctx.input(0))
     attrs["count_include_pad"] = int(ctx.attr("count_include_pad", 0))
-    return ctx.emit("average_pool", [ctx.input(0)], attrs)
+    return ctx.emit("average_pool", [ctx.input(0)], _canonical(attrs))
 
 
 @importer("GlobalAveragePool")
@@ -165,8 +185,11 @@ def import_global_max_pool(ctx, node):
 
 @importer("LRN")
 def import_lrn(ctx, node):
-    attrs = {"size": int(ctx.attr("size")), "alpha": ctx.attr("alpha", 1e-4), "beta": ctx.attr("beta", 0.75),
-             "bias": ctx.attr("bias", 1.0)}
+    attrs = {"size": int(ctx.attr("size"))}
+    for key, default in (("alpha", 1e-4), ("beta", 0.75), ("bias", 1.0)):
+        value = ctx.attr(key, default)
+        if np.float32(value) != np.float32(default):
+            attrs[key] = value
     return ctx.emit("lrn", [ctx.input(0)], attrs)
 
 
