@@ -8,4 +8,14 @@ KNOWN_SKIPS: dict[str, str] = {
     r"^test_batchnorm_\w+_training_mode$": "BatchNormalization training_mode=1 (batch statistics, running-stat outputs): irc imports for inference only, batch_norm uses the given statistics",
     r"^test_layer_normalization_(?!.*expanded)": "the cases read the Mean and InvStdDev outputs; irc's layer_norm has the inference result Y only (extra outputs are refused when read)",
     r"^test_maxpool_with_argmax_": "MaxPool's Indices output is not supported (irc imports only the pooled values)",
+    # shape family: shape-like inputs that the cases feed as graph inputs (run-time values);
+    # irc turns them into attributes and needs them at import
+    r"^test_reshape_(reordered_all_dims|reordered_last_dims|reduced_dims|extended_dims|negative_dim|negative_extended_dims|zero_dim|zero_and_negative_dim|allowzero_reordered)$": "Reshape's target shape is a graph input; irc needs it at import (it becomes the reshape op's `shape` attribute)",
+    r"^test_expand_dim_(changed|unchanged)$": "Expand's shape is a graph input; irc needs it at import (it becomes the expand op's `shape` attribute)",
+    r"^test_slice(_neg|_start_out_of_bounds|_end_out_of_bounds|_default_axes|_default_steps|_neg_steps|_negative_axes)?$": "Slice's starts/ends/axes/steps are graph inputs; irc needs them at import (they become the slice op's attributes)",
+    r"^test_split_(variable_parts_(1d|2d|default_axis)|zero_size_splits)_opset1[38]$": "Split's sizes are a graph input; irc needs them at import (they become the split op's `split` attribute)",
+    r"^test_squeeze(_negative_axes)?$": "Squeeze's axes are a graph input; irc needs them at import (they become the squeeze op's `axes` attribute)",
+    r"^test_unsqueeze_(axis_[012]|two_axes|three_axes|unsorted_axes|negative_axes)$": "Unsqueeze's axes are a graph input; irc needs them at import (they become the unsqueeze op's `axes` attribute)",
+    r"^test_tile(_precomputed)?$": "Tile's repeats are a graph input; irc needs them at import (they become the tile op's `repeats` attribute)",
+    r"^test_center_crop_pad_\w+_expanded$": "the crop/pad target `shape` is a graph input; the Pad pads and Slice starts/ends computed from it must be known at import",
 }
