@@ -1,0 +1,342 @@
+"""Quantized IR -> ONNX QDQ model (target onnx-qdq), the form onnxruntime fuses into int8 kernels.
+
+    export_qdq(graph, warn=None) -> onnx.ModelProto      (opset 21, passes onnx.checker)
+
+How each part of a quantized graph is written (specs/quantization.md §5):
+  - a quantized value `v` is one tensor of its storage type (u8 / i8 / i32) named after `v`;
+    scales are float32 and zero points tensors of the storage type (0-D per tensor, 1-D with an
+    `axis` attribute per axis); values with equal quantized types share these initializers;
+  - quantized constants (weights, biases) are initializers of their stored integers;
+  - `quantize` is a QuantizeLinear; `dequantize` writes nothing where it stands: each reader of
+    its float result gets its own DequantizeLinear (onnxruntime's QDQ groups want a DQ per node);
+  - every other op is written by its fp32 exporter (EXPORTERS) between a DequantizeLinear per
+    quantized operand (one per reader, never shared) and a QuantizeLinear per quantized result.
+    The fp32 exporter sees a float op: during its call the quantized operand and result types
+    read as f32 and ctx.name() / ctx.node() resolve those values to the DQ outputs and to the
+    float tensor the Q reads;
+  - a fused activation (`activation` = relu / clip with activation_min / activation_max) on an
+    op with a quantized result writes no node when the result's range makes it redundant
+    (q(lo) <= qmin and q(hi) >= qmax). Otherwise the op is quantized to its result type first and
+    then clamped, op -> Q -> DQ -> Relu/Clip -> Q, which equals the spec's clamp to
+    [max(qmin, q(lo)), min(qmax, q(hi))] and keeps the op fusable; a warning says so. On a float
+    result the Relu/Clip follows the op;
+  - a quantized graph output is a float output of the same name, read through its own DQ.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from typing import Callable, Iterator
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from irc.ir.diagnostics import IRError
+from irc.ir.graph import Graph
+from irc.ir.op import Op
+from irc.ir.types import QuantType
+from irc.ir.value import Value
+
+from .exporter import ExportContext, export_const, value_info
+from .registry import CANONICAL_OPSET, EXPORTERS, load_converters
+
+ACTIVATION_KEYS = ("activation", "activation_min", "activation_max")
+
+
+class QDQWarning(UserWarning):
+    """Something in the graph is written correctly but will not run as fast as it could."""
+
+
+class QDQContext(ExportContext):
+    """ExportContext that knows the stored-integer tensor of each quantized value.
+
+    `bind(names)` makes ctx.name(v) / ctx.node(...) resolve the given values to other tensors
+    while one op's fp32 exporter runs: a value read twice by one node gets its k-th name at its
+    k-th occurrence (add(%q, %q) reads two DQs).
+    """
+
+    def __init__(self, graph: Graph) -> None:
+        super().__init__(graph)
+        self.storage_names: dict[int, str] = {}
+        self.param_names: dict[QuantType, tuple[str, str]] = {}
+        self.dq_source: dict[int, Value] = {}
+        self._bound: dict[int, list[str]] = {}
+
+    # -- names --------------------------------------------------------------------------------
+    def name(self, v: Value | None) -> str:
+        if v is not None and id(v) in self._bound:
+            return self._bound[id(v)][0]
+        return super().name(v)
+
+    def storage(self, v: Value) -> str:
+        """The tensor holding the stored integers of quantized value `v`."""
+        key = id(v)
+        if key not in self.storage_names:
+            self.storage_names[key] = super().name(v)
+        return self.storage_names[key]
+
+    @contextlib.contextmanager
+    def bind(self, names: dict[int, list[str]]) -> Iterator[None]:
+        self._bound = names
+        try:
+            yield
+        finally:
+            self._bound = {}
+
+    def node(self, op_type, inputs, outputs, domain="", name=None, **attrs):
+        if self._bound:
+            seen: dict[int, int] = {}
+
+            def resolve(x):
+                if isinstance(x, Value) and id(x) in self._bound:
+                    names = self._bound[id(x)]
+                    k = seen.get(id(x), 0)
+                    seen[id(x)] = k + 1
+                    return names[min(k, len(names) - 1)]
+                return x
+
+            inputs = [resolve(i) for i in inputs]
+            outputs = [resolve(o) for o in outputs]
+        return super().node(op_type, inputs, outputs, domain=domain, name=name, **attrs)
+
+    # -- quantization nodes -------------------------------------------------------------------
+    def params(self, qt: QuantType, base: str) -> tuple[str, str]:
+        """Names of the scale and zero-point initializers of `qt` (shared by equal types)."""
+        if qt not in self.param_names:
+            scale, zp = qt.scale_array(), qt.zero_point_array()
+            if qt.axis is None:
+                scale, zp = scale.reshape(()), zp.reshape(())
+            self.param_names[qt] = (self.initializer(scale, f"{base}_scale"),
+                                    self.initializer(zp, f"{base}_zero_point"))
+        return self.param_names[qt]
+
+    def quantize_node(self, src: str, qt: QuantType, out: str) -> None:
+        scale, zp = self.params(qt, out)
+        ExportContext.node(self, "QuantizeLinear", [src, scale, zp], [out], axis=qt.axis)
+
+    def dequantize_node(self, stored: str, qt: QuantType, out: str) -> None:
+        scale, zp = self.params(qt, stored)
+        ExportContext.node(self, "DequantizeLinear", [stored, scale, zp], [out], axis=qt.axis)
+
+    def read(self, src: Value, out: str | None = None) -> str:
+        """A new DequantizeLinear of quantized value `src` (for one reader); returns its output."""
+        stored = self.storage(src)
+        out = out or self.fresh(f"{stored}_dq")
+        self.dequantize_node(stored, src.type.quant, out)
+        return out
+
+    def quant_source(self, v: Value) -> Value | None:
+        """The quantized value a reader of `v` dequantizes: `v` itself, or a dequantize's operand."""
+        return v if v.type.is_quantized else self.dq_source.get(id(v))
+
+    def float_input(self, v: Value) -> str:
+        """The name of a float tensor holding `v`'s real values, for one reader."""
+        src = self.quant_source(v)
+        return self.read(src) if src is not None else self.name(v)
+
+
+# -- fused activations ----------------------------------------------------------------------------
+
+def fused_activation(op: Op) -> tuple[str, float, float] | None:
+    """(kind, lo, hi) of the op's fused activation, or None."""
+    kind = op.attrs.get("activation")
+    if kind in (None, "", "none"):
+        return None
+    if kind not in ("relu", "clip"):
+        raise IRError(f"{op.name} {op.label}: unknown fused activation {kind!r} (expected relu or clip)")
+    lo = op.attrs.get("activation_min")
+    hi = op.attrs.get("activation_max")
+    lo = (0.0 if kind == "relu" else -np.inf) if lo is None else float(lo)
+    hi = np.inf if hi is None else float(hi)
+    return kind, lo, hi
+
+
+def _q(v: float, scale: np.float32, zp: int) -> float:
+    """q(v) = round_half_even(v / s) + z in float32, without saturation (infinite stays infinite)."""
+    with np.errstate(over="ignore"):
+        return float(np.rint(np.float32(v) / scale)) + zp
+
+
+def activation_redundant(qt: QuantType, lo: float, hi: float) -> bool:
+    """Whether saturating to `qt` already clamps to [lo, hi]: q(lo) <= qmin and q(hi) >= qmax."""
+    for s, z in zip(qt.scale_array(), qt.zero_points):
+        if _q(lo, s, z) > qt.qmin or _q(hi, s, z) < qt.qmax:
+            return False
+    return True
+
+
+def _activation_node(ctx: QDQContext, kind: str, lo: float, hi: float, src: str, out: str) -> None:
+    if kind == "relu" and lo == 0.0 and hi == np.inf:
+        ExportContext.node(ctx, "Relu", [src], [out])
+        return
+    inputs = [src]
+    for bound, key in ((lo, "min"), (hi, "max")):
+        inputs.append("" if np.isinf(bound) else ctx.initializer(np.array(bound, np.float32), f"{out}_{key}"))
+    while inputs[-1] == "":
+        inputs.pop()
+    ExportContext.node(ctx, "Clip", inputs, [out])
+
+
+# -- ops ------------------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def float_view(op: Op) -> Iterator[None]:
+    """Show `op` to an fp32 exporter as a float op: quantized types read as f32, no activation.
+
+    The exporter reads types (ranks, dtypes of fill values) and attributes from the IR op
+    itself, so they are swapped in place for the duration of the call and always put back.
+    """
+    saved_types = []
+    for v in {id(v): v for v in [*op.operands, *op.results]}.values():
+        if v.type.is_quantized:
+            saved_types.append((v, v.type))
+            v.type = v.type.with_element("f32")
+    saved_attrs = {k: op.attrs.pop(k) for k in ACTIVATION_KEYS if k in op.attrs}
+    try:
+        yield
+    finally:
+        for v, t in saved_types:
+            v.type = t
+        op.attrs.update(saved_attrs)
+
+
+def _fit_for_fusion(node: onnx.NodeProto, op: Op) -> None:
+    """Adjust a node of a quantized op so that onnxruntime's fused int8 form accepts it.
+
+    onnxruntime copies an AveragePool's attributes onto QLinearAveragePool, which has no
+    `dilations`: the session fails to load unless the (default) dilations are left out.
+    """
+    if node.op_type != "AveragePool":
+        return
+    for i, a in enumerate(node.attribute):
+        if a.name == "dilations":
+            if any(d != 1 for d in a.ints):
+                raise IRError(f"{op.name} {op.label}: a dilated average pool on quantized values has no int8 "
+                              "form in onnxruntime (QLinearAveragePool takes no dilations); keep it in f32")
+            del node.attribute[i]
+            return
+
+
+def export_quantized_const(ctx: QDQContext, op: Op) -> None:
+    v = op.result
+    qt = v.type.quant
+    arr = np.asarray(ctx.graph.const_value(v))
+    want = qt.storage_dtype
+    if arr.dtype != want:
+        if arr.dtype.kind not in "iu" or arr.size and (arr.min() < qt.qmin or arr.max() > qt.qmax):
+            raise IRError(f"constant {op.label}: stored values of dtype {arr.dtype} do not fit its type {v.type}")
+        arr = arr.astype(want)
+    ctx.initializers.append(numpy_helper.from_array(arr, ctx.storage(v)))
+
+
+def export_quantize(ctx: QDQContext, op: Op) -> None:
+    r = op.result
+    ctx.quantize_node(ctx.float_input(op.operands[0]), r.type.quant, ctx.storage(r))
+
+
+def export_op(ctx: QDQContext, op: Op, warn: Callable[[str], None]) -> None:
+    """DQ per quantized operand -> the fp32 exporter's nodes -> [activation] -> Q per quantized result."""
+    bound: dict[int, list[str]] = {}
+    for v in op.operands:
+        src = ctx.quant_source(v)
+        if src is not None:
+            bound.setdefault(id(v), []).append(ctx.read(src))
+    act = fused_activation(op)
+    pending = []
+    for r in op.results:
+        if r.type.is_quantized or act is not None:
+            base = ctx.storage(r) if r.type.is_quantized else ctx.name(r)
+            f = ctx.fresh(f"{base}_float")
+            bound[id(r)] = [f]
+            pending.append((r, f))
+    first = len(ctx.nodes)
+    with float_view(op), ctx.bind(bound):
+        EXPORTERS[op.name](ctx, op)
+    if pending and any(r.type.is_quantized for r in op.results):
+        for node in ctx.nodes[first:]:
+            _fit_for_fusion(node, op)
+    for r, f in pending:
+        if not r.type.is_quantized:
+            _activation_node(ctx, *act, f, ctx.name(r))
+            continue
+        qt = r.type.quant
+        if act is not None and not activation_redundant(qt, act[1], act[2]):
+            kind, lo, hi = act
+            warn(f"{op.name} {op.label}: its result type {qt} does not make the fused {kind} "
+                 f"[{lo}, {hi}] redundant; written as Q -> DQ -> {kind.capitalize()} -> Q after the op")
+            stored = ctx.fresh(f"{ctx.storage(r)}_unclamped")
+            ctx.quantize_node(f, qt, stored)
+            deq = ctx.fresh(f"{stored}_dq")
+            ctx.dequantize_node(stored, qt, deq)
+            f = ctx.fresh(f"{ctx.storage(r)}_clamped")
+            _activation_node(ctx, kind, lo, hi, deq, f)
+        ctx.quantize_node(f, qt, ctx.storage(r))
+
+
+# -- the model ------------------------------------------------------------------------------------
+
+def _default_warn(message: str) -> None:
+    warnings.warn(message, QDQWarning, stacklevel=3)
+
+
+def _outputs(ctx: QDQContext, graph: Graph) -> list[onnx.ValueInfoProto]:
+    """Graph outputs: quantized ones (or dequantize results) through their own DQ, as float."""
+    used = {ctx.name(v) for v in graph.inputs}
+    infos = []
+    for v in graph.outputs:
+        name = ctx.name(v)
+        src = ctx.quant_source(v)
+        if name in used or (src is not None and name == ctx.storage(src)):
+            name = ctx.fresh(f"{name}_out")
+            if src is None:  # ONNX needs distinct graph outputs that nodes produce
+                ExportContext.node(ctx, "Identity", [ctx.name(v)], [name])
+        if src is not None:
+            ctx.read(src, out=name)
+        used.add(name)
+        t = v.type.with_element("f32") if v.type.is_quantized else v.type
+        infos.append(value_info(name, t))
+    return infos
+
+
+def export_qdq(graph: Graph, warn: Callable[[str], None] | None = None,
+               producer: str = "irc") -> onnx.ModelProto:
+    """Write a quantized graph as an ONNX QDQ model; `warn(message)` hears about slow spots
+    (default: warnings.warn with QDQWarning)."""
+    load_converters()
+    warn = warn or _default_warn
+    missing = sorted({op.name for op in graph.ops
+                      if op.name not in ("const", "quantize", "dequantize") and op.name not in EXPORTERS})
+    if missing:
+        raise IRError(f"no ONNX exporter for op(s): {', '.join(missing)}")
+    ctx = QDQContext(graph)
+    for v in graph.inputs:
+        if v.type.is_quantized:
+            ctx.storage(v)
+        else:
+            ctx.name(v)
+    # outputs keep their IR names; a quantized output's integers get a name of their own
+    for v in graph.outputs:
+        ctx.name(v)
+    for v in graph.outputs:
+        if v.type.is_quantized and id(v) not in ctx.storage_names:
+            ctx.storage_names[id(v)] = ctx.fresh(f"{ctx.name(v)}_q")
+    for op in graph.ops:
+        if op.name == "const":
+            (export_quantized_const if op.result.type.is_quantized else export_const)(ctx, op)
+        elif op.name == "quantize":
+            export_quantize(ctx, op)
+        elif op.name == "dequantize":
+            ctx.dq_source[id(op.result)] = op.operands[0]
+        else:
+            export_op(ctx, op, warn)
+    inputs = [value_info(ctx.storage(v) if v.type.is_quantized else ctx.name(v), v.type) for v in graph.inputs]
+    outputs = _outputs(ctx, graph)
+    g = helper.make_graph(ctx.nodes, graph.name, inputs, outputs, ctx.initializers)
+    opsets = [helper.make_opsetid("", CANONICAL_OPSET)]
+    opsets += [helper.make_opsetid(d, ver) for d, ver in sorted(ctx.extra_opsets.items())]
+    model = helper.make_model(g, opset_imports=opsets, producer_name=producer)
+    model.ir_version = min(model.ir_version, 10)
+    return model
+
