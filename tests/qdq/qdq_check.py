@@ -31,7 +31,6 @@ from irc.backends.onnx.qdq import export_qdq
 from irc.ir.graph import Graph
 from irc.ir.types import QuantType
 from irc.ir.value import Value
-from irc.ir.op import Op
 from irc.ir.verifier import verify_op
 
 COMPUTE_OPS = ("conv", "conv_transpose", "gemm", "matmul")
@@ -92,24 +91,11 @@ def interpreter_ready() -> bool:
     return "conv" in QUANT_KERNELS
 
 
-ACTIVATION_KEYS = ("activation", "activation_min", "activation_max")
-
-
 def verify(graph: Graph, exempt: tuple[str, ...] = ()) -> None:
-    """The verifier's op checks on every op but those labelled in `exempt`.
-
-    Fused activation attributes (specs/quantization.md §3) are left out of the check while the
-    op registry does not declare them yet.
-    """
+    """The verifier's op checks on every op but those labelled in `exempt`."""
     for op in graph.ops:
-        if op.label in exempt:
-            continue
-        hidden = {k: op.attrs.pop(k) for k in ACTIVATION_KEYS
-                  if k in op.attrs and k not in op.defn.attrs}
-        try:
+        if op.label not in exempt:
             verify_op(op, graph)
-        finally:
-            op.attrs.update(hidden)
 
 
 def check_qdq(graph: Graph, feeds: dict[str, np.ndarray], warnings_expected: bool = False,

@@ -147,7 +147,7 @@ class QBuilder:
         real = self._run(op)
         if activation is not None:
             act, lo, hi = activation
-            # the attribute is written into the op's dict: the op registry may not declare it yet
+            # set after the fp32 kernel ran, which then saw the op without it
             op.attrs["activation"] = act
             if act == "clip":
                 op.attrs["activation_min"], op.attrs["activation_max"] = float(lo), float(hi)

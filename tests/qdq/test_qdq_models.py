@@ -5,16 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from irc.backends.numpy_interp.interpreter import QUANT_KERNELS, is_quantized_op
-
 from .cases import CASES
-from .qdq_check import check_interpreter, check_qdq, interpreter_ready
+from .qdq_check import check_interpreter, check_qdq
 
-# interpreter comparisons that cannot pass for a reason outside this backend
-INTERPRETER_GAPS = {
-    "concat_branches": "concat with mixed parameters requantizes (specs/quantization.md §3), but "
-                       "ir/ops/shape.py rejects it and the int8 concat kernel joins the stored integers as they are",
-}
 OUTSIDE_SPEC = {
     "matmul_and_float_results": "compute ops with an f32 result are not in specs/quantization.md §3 "
                                 "(the interpreter's int8 kernels need a quantized result)",
@@ -38,11 +31,5 @@ def test_interpreter_matches_onnxruntime(case):
     name, c = case
     if name in OUTSIDE_SPEC:
         pytest.skip(OUTSIDE_SPEC[name])
-    if name in INTERPRETER_GAPS:
-        pytest.xfail(INTERPRETER_GAPS[name])
-    if interpreter_ready():
-        missing = sorted({op.name for op in c.graph.ops if is_quantized_op(op) and op.name not in QUANT_KERNELS})
-        if missing:
-            pytest.skip(f"the numpy interpreter has no quantized kernel for {', '.join(missing)} yet")
     result = check_qdq(c.graph, c.feeds, warnings_expected=c.warnings, verify_exempt=c.verify_exempt)
     check_interpreter(c.graph, c.feeds, result)

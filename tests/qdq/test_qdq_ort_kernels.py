@@ -1,0 +1,69 @@
+"""ort_kernel_report: what onnxruntime's optimized graph runs, int8 against float."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from onnx import helper
+
+from irc.backends.onnx import export_onnx, save_onnx
+from irc.backends.onnx.ort_kernels import count_kernels, optimized_model, ort_kernel_report
+from irc.backends.onnx.qdq import export_qdq
+
+from .cases import CASES
+from .qdq_graphs import QBuilder
+
+
+def _float_graph():
+    """conv -> relu -> reshape -> gemm in f32: the report must list the float compute it keeps."""
+    b = QBuilder(seed=20)
+    x = b.input((3, 6, 6), "x")
+    w = b.const(b.rng.normal(0, 0.3, (4, 3, 3, 3)).astype(np.float32), "conv1.weight")
+    c = b.op("conv", [x, w], "conv1", result="float")
+    r = b.op("relu", [c], "act", result="float")
+    f = b.op("reshape", [r], "flat", {"shape": [2, -1]}, result="float")
+    fw = b.const(b.rng.normal(0, 0.1, (64, 5)).astype(np.float32), "fc.weight")
+    y = b.op("gemm", [f, fw], "fc", result="float")
+    return b.finish([y])
+
+
+def test_float_model_reports_its_float_compute():
+    report = ort_kernel_report(export_onnx(_float_graph()))
+    assert report["providers"] == ["CPUExecutionProvider"]
+    ext, full = report["extended"], report["all"]
+    assert ext["int8_total"] == 0 and full["int8_total"] == 0
+    assert ext["float_total"] == 2
+    assert {n["op_type"] for n in ext["float_compute_nodes"]} <= {"Conv", "FusedConv", "Gemm", "FusedGemm"}
+    assert all(n["name"] for n in ext["float_compute_nodes"])
+    # level ALL rewrites the conv into onnxruntime's NCHWc layout: still float compute
+    assert full["float_total"] >= 2 and any(k.startswith("Nchwc") for k in full["op_counts"])
+
+
+def test_report_of_a_qdq_model_from_memory_and_from_a_file(tmp_path):
+    model = export_qdq(CASES["conv_pool_reshape_gemm"]().graph)
+    path = tmp_path / "m.int8.onnx"
+    save_onnx(model, path)
+    from_file, in_memory = ort_kernel_report(path), ort_kernel_report(model)
+    assert from_file == in_memory
+    full = in_memory["all"]
+    assert full["int8_kernels"] == {"QGemm": 2, "QLinearConv": 1}
+    assert full["float_total"] == 0 and full["float_compute_nodes"] == []
+    assert (full["quantize_linear"], full["dequantize_linear"]) == (1, 1)
+
+
+def test_count_kernels_names_nchwc_nodes():
+    nodes = [helper.make_node("Conv", ["x", "w"], ["y"], name="c1", domain="com.microsoft.nchwc"),
+             helper.make_node("QLinearConv", ["a"], ["b"], name="q1", domain="com.microsoft"),
+             helper.make_node("DequantizeLinear", ["b", "s"], ["c"], name="d1")]
+    g = helper.make_graph(nodes, "g", [], [])
+    counts = count_kernels(helper.make_model(g))
+    assert counts["float_compute"] == {"NchwcConv": 1}
+    assert counts["float_compute_nodes"] == [{"name": "c1", "op_type": "NchwcConv"}]
+    assert counts["int8_kernels"] == {"QLinearConv": 1}
+    assert counts["dequantize_linear"] == 1 and counts["quantize_linear"] == 0
+
+
+def test_unknown_level_is_refused():
+    with pytest.raises(ValueError, match="unknown optimization level 'fast'"):
+        optimized_model(onnx.ModelProto(), "fast")
