@@ -70,6 +70,18 @@ def conv_pool_reshape_gemm() -> Case:
 
 
 @case
+def symbolic_batch_chain() -> Case:
+    """A batch dim `N` unknown until run time: the int8 kernels do not depend on it."""
+    b = QBuilder(seed=11, batch=3, symbolic_batch=True)
+    q = b.quantize(b.input((3, 8, 8), "x"), "xq")
+    c = b.conv(q, 8, 3, "conv1", pad=1, stride=2, activation=RELU)
+    p = b.op("max_pool", [c], "pool", {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1]})
+    r = b.op("reshape", [p], "flat", {"shape": [0, -1]})
+    fc = b.gemm(r, 10, "fc")
+    return Case(b.finish([b.dequantize(fc, "y")]), b.feeds, {"QGemm": 1, "QLinearConv": 1})
+
+
+@case
 def residual_add() -> Case:
     """Two quantized branches added (QLinearAdd); conv1's result has two readers."""
     b = QBuilder(seed=4)

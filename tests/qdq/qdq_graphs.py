@@ -39,8 +39,9 @@ def i8_params(lo: float, hi: float) -> QuantType:
 
 
 class QBuilder:
-    def __init__(self, seed: int = 0, batch: int = 2, activations: str = "u8") -> None:
+    def __init__(self, seed: int = 0, batch: int = 2, activations: str = "u8", symbolic_batch: bool = False) -> None:
         self.g = Graph()
+        self.symbolic_batch = symbolic_batch
         self.rng = np.random.default_rng(seed)
         self.batch = batch
         self.activations = activations
@@ -53,7 +54,7 @@ class QBuilder:
 
     def input(self, shape: Sequence[int], name: str, lo: float = -1.0, hi: float = 1.0) -> Value:
         shape = (self.batch, *shape)
-        v = self.g.add_input(tensor(shape), name)
+        v = self.g.add_input(tensor(("N", *shape[1:]) if self.symbolic_batch else shape), name)
         self.feeds[name] = self.rng.uniform(lo, hi, shape).astype(np.float32)
         self.samples[id(v)] = self.feeds[name]
         return v
