@@ -107,10 +107,10 @@ def canonicalize_opset(model: onnx.ModelProto) -> onnx.ModelProto:
     if version < 7:
         raise IRError(f"opset {version} is older than the oldest supported (7)")
     if version < CANONICAL_OPSET:
-        from onnx import version_converter
+        from .ops.resample import upgrade_opset  # onnx's converter, keeping Upsample's sampling
 
         try:
-            model = version_converter.convert_version(model, CANONICAL_OPSET)
+            model = upgrade_opset(model, CANONICAL_OPSET)
         except Exception as e:
             raise IRError(f"cannot upgrade the model from opset {version} to {CANONICAL_OPSET}: {e}") from None
     return model
