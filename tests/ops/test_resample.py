@@ -179,6 +179,20 @@ def test_resize_dynamic_spatial_dims_keep_scales():
     assert str(op.result.type) == "tensor<[N]x3x?x?xf32>"
 
 
+def test_resize_dynamic_dims_keep_sizes_and_aspect_policy():
+    x = data(21, 2, 3, 5, 4)
+    node = helper.make_node("Resize", ["x", "", "", "s"], ["y"], mode="linear", axes=[2, 3],
+                            keep_aspect_ratio_policy="not_smaller")
+    graph = helper.make_graph(
+        [node], "g", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["N", 3, "H", "W"])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, None)], [numpy_helper.from_array(i64(7, 9), "s")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
+    model.ir_version = 10
+    g = check_model(model, {"x": x})  # the kernel applies the policy at run time: 5x4 -> 11x9
+    assert g.find("y").attrs["keep_aspect_ratio_policy"] == "not_smaller"
+    assert str(g.find("y").result.type) == "tensor<[N]x3x?x?xf32>"
+
+
 def test_resize_sizes_from_the_input_shape():
     # Concat(Shape(x)[:2], [6, 8]) with a symbolic batch: the batch entry is the input's own dim
     x = data(16, 2, 3, 4, 4)
