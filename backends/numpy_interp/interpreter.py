@@ -56,13 +56,30 @@ def is_quantized_op(op: Op) -> bool:
 
 
 def find_kernel(op: Op) -> Kernel:
+    """The kernel that runs `op`; a float op with a fused activation gets it applied after."""
     _load_kernels()
-    table = QUANT_KERNELS if is_quantized_op(op) else KERNELS
+    quantized = is_quantized_op(op)
+    table = QUANT_KERNELS if quantized else KERNELS
     fn = table.get(op.name)
     if fn is None:
-        kind = "quantized " if table is QUANT_KERNELS else ""
+        kind = "quantized " if quantized else ""
         raise IRError(f"the interpreter has no {kind}kernel for {op.name}")
+    if op.attrs.get("activation") and not quantized:
+        return _with_activation(fn)
     return fn
+
+
+def _with_activation(fn: Kernel) -> Kernel:
+    """Wrap a float kernel: y = min(max(fn(...), activation_min), activation_max)."""
+
+    def run(op, *args):
+        y = fn(op, *args)
+        lo, hi = op.attr("activation_min"), op.attr("activation_max")
+        if op.attrs["activation"] == "relu":
+            lo = 0.0
+        return np.clip(y, y.dtype.type(lo), y.dtype.type(hi)).astype(y.dtype, copy=False)
+
+    return run
 
 
 class ExecutionError(IRError):

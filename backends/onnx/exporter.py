@@ -96,6 +96,23 @@ def export_const(ctx: ExportContext, op: Op) -> None:
     ctx.initializers.append(numpy_helper.from_array(np.asarray(arr), name))
 
 
+def export_with_activation(ctx: ExportContext, op: Op, export) -> None:
+    """Write an op with a fused activation as the op followed by Relu or Clip."""
+    result = op.results[0]
+    final = ctx.name(result)
+    inner = ctx.fresh(final + "_preact")
+    ctx.names[id(result)] = inner
+    export(ctx, op)
+    ctx.names[id(result)] = final
+    if op.attrs["activation"] == "relu":
+        ctx.node("Relu", [inner], [final])
+    else:
+        dtype = np.float32
+        lo = ctx.initializer(np.array(op.attr("activation_min"), dtype), final + "_min")
+        hi = ctx.initializer(np.array(op.attr("activation_max"), dtype), final + "_max")
+        ctx.node("Clip", [inner, lo, hi], [final])
+
+
 def export_onnx(graph: Graph, producer: str = "irc") -> onnx.ModelProto:
     """Write `graph` as an ONNX model."""
     load_converters()
@@ -108,6 +125,8 @@ def export_onnx(graph: Graph, producer: str = "irc") -> onnx.ModelProto:
     for op in graph.ops:
         if op.name == "const":
             export_const(ctx, op)
+        elif op.attrs.get("activation"):
+            export_with_activation(ctx, op, EXPORTERS[op.name])
         else:
             EXPORTERS[op.name](ctx, op)
     inputs = [value_info(ctx.name(v), v.type) for v in graph.inputs]

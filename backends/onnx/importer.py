@@ -325,7 +325,8 @@ class _Importer:
         if node.op_type in ALIAS_OPS:
             self.values[node.output[0]] = self.value(node.input[0])
             if len(node.output) > 1 and node.output[1]:
-                raise IRError(f"node {node.name!r} (Dropout): the mask output is not supported")
+                self.unavailable[node.output[1]] = IRError(
+                    f"node {node.name or node.output[0]!r} (Dropout): its mask output is not supported")
             return
         ctx = ImportContext(self, node)
         results = IMPORTERS[node.op_type](ctx, node)

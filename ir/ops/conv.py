@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from ..registry import Signature, VerifyError, attr, define_op, expressed
 from ..types import Dim, TensorType
+from ._activation import FUSED_ACTIVATION_ATTRS, check_fused_activation
 from ._conv_shapes import axis_lists, pads_list, spatial_out, transpose_size
 
 FAMILY = "conv"
@@ -81,6 +82,7 @@ def _verify_conv(sig: Signature) -> None:
     _check_bias(sig, m)
     axis_lists(sig, n)
     pads_list(sig, n)
+    check_fused_activation(sig)
 
 
 def _infer_conv(sig: Signature) -> list[TensorType]:
@@ -100,7 +102,7 @@ CONV_ATTRS = {
 }
 
 define_op(
-    "conv", operands=["x", "w", "b?"], attrs=CONV_ATTRS, infer=_infer_conv, verify=_verify_conv,
+    "conv", operands=["x", "w", "b?"], attrs={**CONV_ATTRS, **FUSED_ACTIVATION_ATTRS}, infer=_infer_conv, verify=_verify_conv,
     family=FAMILY, traits=["pure"],
     doc="y[n,g*M/G+m,o] = b[.] + sum_{c<C/G, k} x_pad[n, g*C/G+c, o*s + k*d] * w[g*M/G+m, c, k]; "
         "x: N x C x D..., w: M x C/G x K..., G = group.")

@@ -17,6 +17,7 @@ from typing import Sequence
 
 from ..registry import Signature, VerifyError, attr, define_op, expressed
 from ..types import Dim, TensorType
+from ._activation import FUSED_ACTIVATION_ATTRS, check_fused_activation
 from ._infer import broadcast_dims, same_element
 
 
@@ -72,6 +73,7 @@ def _verify_gemm(s: Signature) -> None:
                           f"op(b) is {fmt_shape([kb, n])}")
     if s.has("c"):
         check_broadcasts_to("gemm", "operand c", s["c"].shape, (m, n))
+    check_fused_activation(s)
 
 
 def _infer_gemm(s: Signature) -> list[TensorType]:
@@ -84,7 +86,8 @@ define_op(
     attrs={"alpha": attr("float", 1.0, "scale of the product"),
            "beta": attr("float", 1.0, "scale of c"),
            "trans_a": attr("int", 0, "1: use a transposed"),
-           "trans_b": attr("int", 0, "1: use b transposed")},
+           "trans_b": attr("int", 0, "1: use b transposed"),
+           **FUSED_ACTIVATION_ATTRS},
     infer=_infer_gemm, verify=_verify_gemm, family="linalg", traits=["pure"],
     doc="y = alpha * op(a) @ op(b) + beta * c, op(t) = t^T when trans_t=1; c broadcasts to [M, N].")
 
@@ -115,6 +118,7 @@ def _verify_matmul(s: Signature) -> None:
     if dims_clash(ka, kb):
         raise VerifyError(f"matmul: inner dims differ: a is {fmt_shape(a)} (K={ka}), "
                           f"b is {fmt_shape(b)} (K={kb})")
+    check_fused_activation(s)
 
 
 def _infer_matmul(s: Signature) -> list[TensorType]:
@@ -123,7 +127,7 @@ def _infer_matmul(s: Signature) -> list[TensorType]:
 
 
 define_op(
-    "matmul", operands=["a", "b"], infer=_infer_matmul, verify=_verify_matmul,
+    "matmul", operands=["a", "b"], attrs=FUSED_ACTIVATION_ATTRS, infer=_infer_matmul, verify=_verify_matmul,
     family="linalg", traits=["pure"],
     doc="y = numpy.matmul(a, b): y[..., i, j] = sum_k a[..., i, k] * b[..., k, j], batch dims "
         "broadcast; a 1-D a is [1, K] and a 1-D b is [K, 1], the added dim dropped from y.")

@@ -114,9 +114,10 @@ def _infer_concat(s: Signature):
     rank = ranks.pop()
     axis = norm_axis(s.attr("axis"), rank, "concat axis")
     same_element(s)
-    if any(t.is_quantized for t in types) and len({t.element for t in types}) > 1:
-        raise VerifyError("concat operands must share one element type, quantization parameters included; "
+    if any(t.is_quantized for t in types) and not all(t.is_quantized for t in types):
+        raise VerifyError("concat operands must be all quantized or all float; "
                           f"got {', '.join(str(t) for t in types)}")
+    # quantized operands with different parameters are requantized to the result's type
     shape: list[Dim] = []
     for i in range(rank):
         dims = [t.shape[i] for t in types]

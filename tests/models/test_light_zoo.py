@@ -2,7 +2,8 @@
 
 For each model: import -> interpreter equals onnxruntime on the original; import -> emit ->
 onnxruntime equals onnxruntime on the original; the text form obeys the round-trip laws
-(print(parse(t)) == t, and the reparsed graph computes the same), and `fold` keeps the outputs.
+(print(parse(t)) == t, and the reparsed graph computes the same), and `fold,fuse,dce` keeps the
+outputs while folding every batch_norm after a conv and fusing every relu after a conv.
 """
 
 from __future__ import annotations
@@ -65,8 +66,14 @@ def test_realistic_light_model_matches_onnxruntime(name, tmp_path):
     (from_text,) = run_graph(reloaded, feeds).values()
     np.testing.assert_array_equal(from_text, got)
 
-    PassManager("fold,dce").run(reloaded)
+    PassManager("fold,fuse,dce").run(reloaded)
     (folded,) = run_graph(reloaded, feeds).values()
-    _close(folded, expected, "after fold,dce")
-    assert not any(op.name == "batch_norm" for op in reloaded.ops if op.operands[0].producer
-                   and op.operands[0].producer.name == "conv"), "conv + batch_norm left unfolded"
+    _close(folded, expected, "after fold,fuse,dce")
+    assert not _after_single_use_conv(reloaded, ("batch_norm", "relu")), "conv + batch_norm/relu left unfused"
+    assert not any(op.name == "sum" for op in reloaded.ops)
+
+
+def _after_single_use_conv(graph, kinds):
+    """Ops of `kinds` reading a conv result that nothing else reads."""
+    return [op for op in graph.ops if op.name in kinds and op.operands[0].producer is not None
+            and op.operands[0].producer.name == "conv" and len(op.operands[0].uses) == 1]

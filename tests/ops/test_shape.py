@@ -281,11 +281,12 @@ def test_quantized_tensors_move_with_their_scale():
     np.testing.assert_allclose(run_graph(g, {"x": x})["y"], want, rtol=1e-6)
 
 
-def test_quantized_concat_needs_one_scale_and_per_axis_follows_transpose():
+def test_quantized_concat_is_all_or_nothing_and_per_axis_follows_transpose():
     a = tensor([2, 3], QuantType.per_tensor("u8", 0.1, 128))
     b = tensor([2, 3], QuantType.per_tensor("u8", 0.2, 128))
-    with pytest.raises(VerifyError, match="quantization parameters"):
-        infer("concat", [a, b], {"axis": 0})
+    assert infer("concat", [a, b], {"axis": 0})[0].shape == (4, 3)  # mixed scales: requantized
+    with pytest.raises(VerifyError, match="all quantized or all float"):
+        infer("concat", [a, tensor([2, 3], "f32")], {"axis": 0})
     w = tensor([4, 3], QuantType.per_axis("i8", [0.1, 0.2, 0.3, 0.4], [0] * 4, 0))
     assert infer("transpose", [w], {"perm": (1, 0)})[0].quant.axis == 1
     with pytest.raises(VerifyError, match="does not survive"):

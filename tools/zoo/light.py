@@ -102,4 +102,5 @@ def realistic_light_model(name: str, seed: int = 0) -> onnx.ModelProto:
     real_inputs = [vi for vi in g.input if vi.name not in {t.name for t in new_inits}]
     del g.input[:]
     g.input.extend(real_inputs)
+    model.ir_version = max(model.ir_version, 7)  # IR 3 wanted initializers listed as inputs
     return model

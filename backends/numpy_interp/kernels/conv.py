@@ -29,7 +29,7 @@ slices of whole samples so memory stays bounded (each slice is still one matmul)
 
 
 def _compute_dtype(dtype: np.dtype) -> np.dtype:
-    return np.dtype(np.float32) if dtype == np.float16 else np.dtype(dtype)
+    return np.dtype(np.float64) if dtype in (np.float16, np.float32) else np.dtype(dtype)
 
 
 def _axis_attr(op, key: str, n: int, fill: int) -> list[int]:

@@ -1,0 +1,125 @@
+"""fuse: rewrite op groups into the single ops int8 kernels execute.
+
+    sum(a, b)                     -> add(a, b)
+    sum(a, b, c, ...)             -> add(add(a, b), c) ...
+    sum(a)                        -> a
+    matmul(a, W) + c              -> gemm(a, W, c)         a 2-D, W and c constants, c of N or 1 x N
+    relu(op(...))                 -> op(...) {activation="relu", activation_min=0.0}
+    clip(op(...)) {min=l max=h}   -> op(...) {activation="clip", activation_min=l, activation_max=h}
+
+where op is conv, gemm, matmul (or any op declaring the fused-activation attributes) whose
+result only the activation reads. The fused op keeps its own name unless the activation's result
+was a graph output, whose name it then takes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from irc.ir.graph import Graph
+from irc.ir.op import Op
+
+from .base import Pass, PassContext, register_pass
+
+
+def _only_user(op: Op) -> Op | None:
+    """The single op reading op's single result, if there is exactly one use."""
+    if len(op.results) != 1 or len(op.result.uses) != 1:
+        return None
+    user = op.result.uses[0].op
+    return None if user.name == "return" else user
+
+
+def rewrite_sums(graph: Graph) -> int:
+    count = 0
+    for op in list(graph.ops):
+        if op.name != "sum":
+            continue
+        operands = list(op.operands)
+        if len(operands) == 1:
+            graph.replace_op(op, [operands[0]])
+            count += 1
+            continue
+        acc = operands[0]
+        name = op.result.name
+        for i, v in enumerate(operands[1:], 1):
+            last = i == len(operands) - 1
+            acc = graph.create("add", [acc, v], names=[name if last else None], before=op).result
+        graph.replace_op(op, [acc])
+        acc.name = name
+        count += 1
+    return count
+
+
+def fuse_matmul_add(graph: Graph) -> int:
+    count = 0
+    for mm in list(graph.ops):
+        if mm.name != "matmul" or mm.graph is None or mm.attrs.get("activation"):
+            continue
+        a, w = mm.operands
+        add = _only_user(mm)
+        if add is None or add.name != "add" or a.type.rank != 2 or w.type.rank != 2:
+            continue
+        if graph.const_value(w) is None:
+            continue
+        bias = add.operands[1] if add.operands[0] is mm.result else add.operands[0]
+        n = w.type.shape[1]
+        if graph.const_value(bias) is None or tuple(bias.type.shape) not in ((n,), (1, n)):
+            continue
+        gemm = graph.create("gemm", [a, w, bias], names=[add.result.name], before=add)
+        graph.replace_op(add, [gemm.result])
+        graph.erase(mm)
+        count += 1
+    return count
+
+
+def _activation_bounds(act: Op) -> tuple[str, float, float]:
+    if act.name == "relu":
+        return "relu", 0.0, float("inf")
+    lo, hi = act.attr("min"), act.attr("max")
+    return "clip", float("-inf") if lo is None else lo, float("inf") if hi is None else hi
+
+
+def fuse_activations(graph: Graph) -> int:
+    count = 0
+    for act in list(graph.ops):
+        if act.name not in ("relu", "clip") or act.graph is None:
+            continue
+        producer = act.operands[0].producer
+        if producer is None or producer.defn is None or "activation" not in producer.defn.attrs:
+            continue
+        if producer.attrs.get("activation") or _only_user(producer) is not act:
+            continue
+        kind, lo, hi = _activation_bounds(act)
+        producer.attrs["activation"] = kind
+        if lo != float("-inf"):
+            producer.attrs["activation_min"] = lo
+        if hi != float("inf"):
+            producer.attrs["activation_max"] = hi
+        is_output = any(u.op is graph.return_op for u in act.result.uses)
+        name = act.result.name
+        graph.replace_op(act, [producer.result])
+        if is_output:
+            producer.result.name = name
+        count += 1
+    return count
+
+
+@register_pass
+@dataclass(frozen=True)
+class Fuse(Pass):
+    """Fuse op groups that int8 kernels run as one: sum->add, matmul+add->gemm, op+relu/clip."""
+
+    name: ClassVar[str] = "fuse"
+    activations: bool = True
+    """Fold relu/clip into the conv, gemm or matmul before them."""
+
+    def run(self, graph: Graph, ctx: PassContext) -> bool:
+        sums = rewrite_sums(graph)
+        gemms = fuse_matmul_add(graph)
+        acts = fuse_activations(graph) if self.activations else 0
+        ctx.record(self.name, "sums rewritten", sums)
+        ctx.record(self.name, "matmul+add fused", gemms)
+        ctx.record(self.name, "activations fused", acts)
+        return bool(sums or gemms or acts)
