@@ -19,6 +19,7 @@ from ..attrs import REQUIRED
 from ..registry import Signature, VerifyError, attr, define_op, expressed
 from ..types import ELEMENT_DTYPES, FLOAT_ELEMENTS, TensorType
 from ._infer import broadcast_dims, same_element
+from ._activation import FUSED_ACTIVATION_ATTRS, check_fused_activation
 
 FLOATS = frozenset(FLOAT_ELEMENTS)
 INTS = frozenset(e for e in ELEMENT_DTYPES if e[0] in "iu")
@@ -50,28 +51,33 @@ def _need_operands(sig: Signature) -> None:
 
 
 def _binary(name: str, allowed: frozenset[str], what: str, doc: str, commutative: bool = False,
-            result: str | None = None, variadic: bool = False) -> None:
+            result: str | None = None, variadic: bool = False, fused_activation: bool = False) -> None:
     """Declare an op whose operands share an element type and broadcast together.
 
     `result` is the fixed result element type (bool for comparisons); None keeps the operands'.
+    `fused_activation` lets the fuse pass fold a following relu/clip into the op.
     """
 
     def verify(s: Signature) -> None:
         _need_operands(s)
         require_elements(s, allowed, what)
         same_element(s)
+        if fused_activation:
+            check_fused_activation(s)
 
     def infer(s: Signature) -> list[TensorType]:
         return broadcast_types(s, result if result is not None else s.types[0].element)
 
     traits = ["elementwise", "pure"] + (["commutative"] if commutative else [])
     define_op(name, operands=["inputs*"] if variadic else ["x", "y"], infer=infer, verify=verify,
+              attrs=FUSED_ACTIVATION_ATTRS if fused_activation else None,
               family=FAMILY, traits=traits, doc=doc)
 
 
 # -- arithmetic -----------------------------------------------------------------------------------
 
-_binary("add", NUMERIC, "numeric", "z = x + y (broadcasting; integers wrap around)", commutative=True)
+_binary("add", NUMERIC, "numeric", "z = x + y (broadcasting; integers wrap around)", commutative=True,
+        fused_activation=True)
 _binary("sub", NUMERIC, "numeric", "z = x - y (broadcasting; integers wrap around)")
 _binary("mul", NUMERIC, "numeric", "z = x * y (broadcasting; integers wrap around)", commutative=True)
 _binary("div", NUMERIC, "numeric",

@@ -1,0 +1,255 @@
+"""quantize: choose quantized types from calibrated ranges and rewrite the graph to int8.
+
+Every op gets one treatment (specs/quantization.md §3):
+
+    compute     conv, gemm, matmul with constant weights:
+                    y = op(x, w, b)  ->  y_q = op(x_q, w_q, b_q) : !q.u8<s_y:z_y>
+                weights i8 symmetric per output channel (matmul: per tensor), bias i32 at
+                scale s_x * s_w, the result typed from its calibrated range
+    requantize  add, average_pool, global_average_pool, concat: int8 operands, own result type
+    movement    reshape, transpose, max_pool, ... on an int8 operand: the result has the
+                operand's type (no requantization)
+    float       everything else, and every op named in `skip`
+
+A float value read by an int8 op gets one `quantize` (typed from its range); an int8 value read
+by a float op or returned by the graph gets one `dequantize`. A value without a calibrated range
+cannot be quantized: its op stays float (counted in the statistics).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+import numpy as np
+
+from irc.ir.calibration import get_range
+from irc.ir.graph import Graph
+from irc.ir.op import Op
+from irc.ir.types import QuantType
+from irc.ir.value import Value
+
+from .base import Pass, PassContext, PassError, register_pass
+from .qparams import activation_type, bias_type_and_values, fit_bias, quantize_with_scales, weight_scales, weight_type
+
+COMPUTE = ("conv", "gemm", "matmul")
+REQUANTIZE = ("add", "average_pool", "global_average_pool", "concat")
+MOVEMENT = ("reshape", "flatten", "transpose", "squeeze", "unsqueeze", "max_pool", "global_max_pool",
+            "slice", "split", "gather", "expand", "tile", "identity")
+DEFAULT_OPS = COMPUTE + REQUANTIZE
+
+
+def weight_axis(op: Op) -> int | None:
+    """The output-channel axis of op's weight operand (None: per tensor)."""
+    if op.name == "conv":
+        return 0
+    if op.name == "gemm":
+        return 0 if op.attr("trans_b") else 1
+    return None
+
+
+class _Plan:
+    """The decisions of one run: which ops go int8 and the quantized type of every int8 value."""
+
+    def __init__(self, graph: Graph, storage: str, ops: tuple[str, ...], skip: set[str],
+                 per_channel: bool) -> None:
+        self.graph = graph
+        self.storage = storage
+        self.ops = ops
+        self.skip = skip
+        self.per_channel = per_channel
+        self.types: dict[int, QuantType] = {}      # id(value) -> its int8 type
+        self.int8_ops: list[tuple[Op, str]] = []   # (op, treatment) in graph order
+        self.no_range: list[str] = []
+
+    def range_type(self, v: Value) -> QuantType | None:
+        if id(v) in self.types:
+            return self.types[id(v)]
+        r = get_range(self.graph, v)
+        if r is None:
+            return None
+        return activation_type(r[0], r[1], self.storage)
+
+    def decide(self) -> None:
+        g = self.graph
+        for op in g.ops:
+            if op.name == "const" or op.label in self.skip:
+                continue
+            treatment = self.treatment(op)
+            if treatment is None:
+                continue
+            if treatment == "movement":
+                first = op.operands[0]
+                t = self.types.setdefault(id(first), self.range_type(first))
+                if op.name == "concat":
+                    for v in op.operands:
+                        self.types.setdefault(id(v), t)
+                for r in op.results:
+                    self.types[id(r)] = t
+            else:
+                for v in self.activation_operands(op):
+                    self.types.setdefault(id(v), self.range_type(v))
+                for r in op.results:
+                    self.types[id(r)] = self.range_type(r)
+            self.int8_ops.append((op, treatment))
+
+    def activation_operands(self, op: Op) -> list[Value]:
+        return [op.operands[0]] if op.name in COMPUTE else list(op.operands)
+
+    def treatment(self, op: Op) -> str | None:
+        g = self.graph
+        if op.name in MOVEMENT and op.operands and id(op.operands[0]) in self.types:
+            if op.name == "gather" or len(op.operands) == 1:
+                return "movement"
+            return None
+        if op.name not in self.ops:
+            return None
+        if op.name in COMPUTE:
+            if not self.compute_ok(op):
+                return None
+        elif op.name in REQUANTIZE:
+            if any(g.const_value(v) is not None for v in op.operands):
+                return None
+            if op.name == "add" and op.operands[0].type.shape != op.operands[1].type.shape:
+                return None  # int8 add of a broadcast operand does not fuse in onnxruntime
+        needed = self.activation_operands(op) + list(op.results)
+        if any(self.range_type(v) is None for v in needed):
+            self.no_range.append(op.label)
+            return None
+        if op.name == "concat" and len({str(self.range_type(v)) for v in op.operands}) == 1:
+            return "movement"
+        return "compute" if op.name in COMPUTE else "requantize"
+
+    def compute_ok(self, op: Op) -> bool:
+        g = self.graph
+        if op.attrs.get("auto_pad") not in (None, "NOTSET"):
+            return False
+        if g.const_value(op.operands[1]) is None:
+            return False
+        if len(op.operands) > 2 and g.const_value(op.operands[2]) is None:
+            return False
+        if op.name == "gemm":
+            if op.attr("trans_a") or op.attr("alpha") != 1.0 or (len(op.operands) > 2 and op.attr("beta") != 1.0):
+                return False
+            if len(op.operands) > 2 and op.operands[2].type.rank != 1:
+                return False
+        if op.name == "matmul":
+            if op.operands[1].type.rank != 2 or op.operands[0].type.rank < 2:
+                return False
+        return op.operands[0].type.is_float and op.results[0].type.is_float
+
+
+def _rewrite(plan: _Plan) -> dict[str, int]:
+    g = plan.graph
+    int8_ids = {id(op) for op, _ in plan.int8_ops}
+    quantized_of: dict[int, Value] = {}   # id(float value) -> its quantize result
+
+    def quantized(v: Value, before: Op) -> Value:
+        if v.type.is_quantized:
+            return v
+        q = quantized_of.get(id(v))
+        if q is None:
+            qt = plan.types[id(v)]
+            where = {"after": v.producer} if v.producer is not None else {"before": g.ops[0]}
+            q = g.create("quantize", [v], types=[v.type.with_element(qt)],
+                         names=[f"{v.name}_q" if v.name else None], **where).result
+            quantized_of[id(v)] = q
+        return q
+
+    counts = {"quantized ops": 0, "quantize": 0, "dequantize": 0}
+    for op, treatment in plan.int8_ops:
+        if treatment == "compute":
+            _quantize_weights(g, op, plan, quantized(op.operands[0], op))
+        else:
+            n = 1 if treatment == "movement" and op.name == "gather" else len(op.operands)
+            for i in range(n):
+                op.set_operand(i, quantized(op.operands[i], op))
+        for r in op.results:
+            r.type = r.type.with_element(plan.types[id(r)])
+        counts["quantized ops"] += 1
+    counts["quantize"] = len(quantized_of)
+
+    # int8 values read by float ops or returned: one dequantize each
+    for op, _ in plan.int8_ops:
+        for r in op.results:
+            float_uses = [u for u in r.uses if id(u.op) not in int8_ids]
+            if not float_uses:
+                continue
+            returned = any(u.op is g.return_op for u in float_uses)
+            name = r.name
+            d = g.create("dequantize", [r], after=op).result
+            for u in float_uses:
+                u.op.set_operand(u.index, d)
+            if returned:  # graph outputs keep their names
+                r.name, d.name = f"{name}_q", name
+            else:
+                d.name = f"{name}_dq" if name else None
+            counts["dequantize"] += 1
+    return counts
+
+
+def _quantize_weights(g: Graph, op: Op, plan: _Plan, xq: Value) -> None:
+    """Replace op's input, weight and bias by their int8 / int32 forms."""
+    s_x = xq.type.quant.scale
+    w_val = op.operands[1]
+    w = g.const_value(w_val).astype(np.float32)
+    axis = weight_axis(op) if plan.per_channel else None
+    scales = weight_scales(w, axis)
+    b_val = op.operands[2] if len(op.operands) > 2 else None
+    b = g.const_value(b_val).astype(np.float32) if b_val is not None else None
+    if b is not None:
+        scales = fit_bias(b if axis is not None else np.abs(b).max(keepdims=True), s_x, scales)
+    wq = quantize_with_scales(w, scales, axis)
+    w_type = w_val.type.with_element(weight_type(scales, axis))
+    new_w = g.const(wq, f"{w_val.name or 'w'}_q", type=w_type, inline=False, before=op)
+    operands = [xq, new_w]
+    if b is not None:
+        bq, b_qt = bias_type_and_values(b, s_x, scales if axis is not None else np.full(b.shape, scales[0]), 0)
+        new_b = g.const(bq, f"{b_val.name or 'b'}_q", type=b_val.type.with_element(b_qt), inline=False, before=op)
+        operands.append(new_b)
+    op.set_operands(operands)
+
+
+@register_pass
+@dataclass(frozen=True)
+class Quantize(Pass):
+    """Turn calibrated ops into int8: weights per channel, u8 activations, shared data-movement types."""
+
+    name: ClassVar[str] = "quantize"
+    activations: Literal["u8", "i8"] = "u8"
+    """Storage of activations: u8 asymmetric (fast on x86) or i8 symmetric."""
+    per_channel: bool = True
+    """One weight scale per output channel of conv/gemm (matmul weights are always per tensor)."""
+    ops: tuple[str, ...] = DEFAULT_OPS
+    """Op kinds to quantize (data-movement ops follow their operand)."""
+    skip: tuple[str, ...] = ()
+    """Ops (by the name of their first result) to keep in float."""
+
+    def run(self, graph: Graph, ctx: PassContext) -> bool:
+        unknown = [k for k in self.ops if k not in COMPUTE + REQUANTIZE]
+        if unknown:
+            raise PassError(f"pass 'quantize': cannot quantize op kind(s) {', '.join(unknown)}; "
+                            f"quantizable: {', '.join(COMPUTE + REQUANTIZE)}")
+        labels = {op.label for op in graph.ops}
+        missing = [s for s in self.skip if s not in labels]
+        if missing:
+            raise PassError(f"pass 'quantize': no op named {', '.join(map(repr, missing))} to skip")
+        plan = _Plan(graph, self.activations, self.ops, set(self.skip), self.per_channel)
+        plan.decide()
+        if not plan.int8_ops:
+            if not any(op.attrs.get("q.range") for op in graph.ops):
+                raise PassError("pass 'quantize': the graph has no calibrated ranges; run calibrate first")
+            ctx.record(self.name, "quantized ops", 0)
+            return False
+        counts = _rewrite(plan)
+        _drop_dead_constants(graph)
+        for k, v in counts.items():
+            ctx.record(self.name, k, v)
+        ctx.record(self.name, "float for want of a range", len(plan.no_range))
+        return True
+
+
+def _drop_dead_constants(graph: Graph) -> None:
+    for op in reversed(list(graph.ops)):
+        if op.name == "const" and not op.result.uses:
+            graph.erase(op)
