@@ -1,0 +1,162 @@
+"""int8 kernels of the requantizing ops: add, average_pool, global_average_pool, concat.
+
+Each reads quantized operands and writes a result with its own quantization parameters. The
+arithmetic is onnxruntime's on x86-64 (QLinearAdd, QLinearAveragePool, QLinearGlobalAveragePool;
+specs/quantization.md §3 gives the formulas and why), so the interpreter and the emitted QDQ
+model agree to the bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..interpreter import kernel
+from . import conv as _conv
+from . import shape as _shape
+from ._int8 import per_tensor, quant_of, replace_kernel, requantize, result_quant
+from .quant import dequantize_array, quantize_array
+
+_f32 = np.float32
+
+
+def _fma(a, b, c) -> np.ndarray:
+    """float32 a * b + c with one rounding, as a fused multiply-add instruction gives it.
+
+    The exact product of two float32 values fits a float64, and so does its exact sum with the
+    float32 addends met here (a few hundred at most, scale ratios above 2^-20), so one float64
+    multiply-add rounded once to float32 is the fused result.
+    """
+    return (np.asarray(a, np.float64) * np.float64(b) + np.asarray(c, np.float64)).astype(np.float32)
+
+
+# -- add ------------------------------------------------------------------------------------------
+
+def _scalar_per_span(x_shape, y_shape, out_shape) -> tuple[bool, bool]:
+    """Which operand onnxruntime's broadcaster reads as one value per output span.
+
+    A one-element operand is a scalar; otherwise the innermost output axis longer than 1
+    decides: an operand of length 1 there is repeated along the span.
+    """
+    if int(np.prod(x_shape)) == 1:
+        return True, False
+    if int(np.prod(y_shape)) == 1:
+        return False, True
+    rank = len(out_shape)
+    xs = (1,) * (rank - len(x_shape)) + tuple(x_shape)
+    ys = (1,) * (rank - len(y_shape)) + tuple(y_shape)
+    for axis in reversed(range(rank)):
+        if out_shape[axis] > 1:
+            return xs[axis] == 1, ys[axis] == 1
+    return False, False
+
+
+@kernel("add", quantized=True)
+def add(op, x, y):
+    """QLinearAdd: v = a * r_a + (b * r_b + F), y_q = clip(round_half_even(v)), fused multiply-adds.
+
+    r_a = f32(s_a / s_y), r_b = f32(s_b / s_y), F = f32(z_y - (r_a z_a + r_b z_b)); `a` is the
+    operand read as a vector and `b` the other. When `b` is one value per span (a scalar or a
+    broadcast operand), F + b * r_b is rounded before the fused multiply-add with `a`.
+    """
+    qx = per_tensor(op, quant_of(op, 0, "operand x"), "operand x")
+    qy_in = per_tensor(op, quant_of(op, 1, "operand y"), "operand y")
+    qo = per_tensor(op, result_quant(op), "the result")
+    out_shape = np.broadcast_shapes(x.shape, y.shape)
+    x_scalar, y_scalar = _scalar_per_span(x.shape, y.shape, out_shape)
+    # onnxruntime hands the span-scalar operand over as `b`
+    (a, qa), (b, qb) = ((y, qy_in), (x, qx)) if x_scalar else ((x, qx), (y, qy_in))
+    s_out = _f32(qo.scale)
+    r_a, r_b = _f32(_f32(qa.scale) / s_out), _f32(_f32(qb.scale) / s_out)
+    fixed = _f32(_f32(qo.zero_point) - _f32(_f32(r_a * _f32(qa.zero_point)) + _f32(r_b * _f32(qb.zero_point))))
+    af, bf = a.astype(np.float32), b.astype(np.float32)
+    if x_scalar or y_scalar:
+        inner = _f32(fixed + bf * r_b)  # the fixed part of each span, rounded on its own
+    else:
+        inner = _fma(bf, r_b, fixed)
+    v = _fma(af, r_a, inner)
+    v = np.clip(np.rint(v), qo.qmin, qo.qmax)
+    return np.broadcast_to(v, out_shape).astype(qo.storage_dtype)
+
+
+# -- pools ----------------------------------------------------------------------------------------
+
+def _global_mean(op, x, qx, qy) -> np.ndarray:
+    """QLinearGlobalAveragePool: y_q = clip(round_half_even(f32(S) * m) + z_y), exact integer S.
+
+    S = sum(x_q) - z_x * n over the n spatial positions, m = f32(s_x / f32(s_y * f32(n))).
+    """
+    axes = tuple(range(2, x.ndim))
+    count = int(np.prod(x.shape[2:]))
+    total = x.sum(axis=axes, keepdims=True, dtype=np.int64) - np.int64(qx.zero_point) * count
+    m = _f32(_f32(qx.scale) / _f32(_f32(qy.scale) * _f32(count)))
+    return requantize(total, m, qy, qy.qmin, qy.qmax)
+
+
+@kernel("global_average_pool", quantized=True)
+def global_average_pool(op, x):
+    qx = per_tensor(op, quant_of(op, 0, "the input"), "the input")
+    qy = per_tensor(op, result_quant(op), "the result")
+    return _global_mean(op, x, qx, qy)
+
+
+@kernel("average_pool", quantized=True)
+def average_pool(op, x):
+    """QLinearAveragePool: the float32 mean of the dequantized window, quantized to the result.
+
+    v = f32(s_x * (x_q - z_x)) per element; the window's values are added in float32 in
+    row-major tap order; mean = f32(sum / count); y_q = clip(round_half_even(f32(mean / s_y) + z_y)).
+    A window that is the whole (unpadded) image takes the integer path of global_average_pool,
+    as onnxruntime does.
+    """
+    qx = per_tensor(op, quant_of(op, 0, "the input"), "the input")
+    qy = per_tensor(op, result_quant(op), "the result")
+    n = x.ndim - 2
+    kernel_shape, strides, dilations, pads, out, overhang = _conv._pool_setup(op, x)
+    if list(kernel_shape) == list(x.shape[2:]) and not any(pads):
+        return _global_mean(op, x, qx, qy)
+    values = dequantize_array(x, qx)
+    ends = [p + e for p, e in zip(pads[n:], overhang)]
+    padded = _conv._pad(values, pads[:n], ends)  # padding adds 0.0, which leaves a float sum as it is
+    total = None
+    for view in _conv._taps(padded, kernel_shape, strides, dilations, out):
+        if total is None:
+            total = view.copy()
+        else:
+            total += view
+    mean = total / _count(op, x, kernel_shape, strides, dilations, pads, out, overhang)
+    v = _f32(mean / _f32(qy.scale)) + _f32(qy.zero_point)
+    return np.clip(np.rint(v), qy.qmin, qy.qmax).astype(qy.storage_dtype)
+
+
+def _count(op, x, kernel_shape, strides, dilations, pads, out, overhang) -> np.ndarray:
+    """The divisor of each window, as float32: taps inside the input (or input and pads)."""
+    n = x.ndim - 2
+    sizes = list(x.shape[2:])
+    mask = np.zeros([pb + s + pe + e for pb, s, pe, e in zip(pads[:n], sizes, pads[n:], overhang)], _f32)
+    if op.attr("count_include_pad"):  # the explicit pads count, the ceil_mode overhang does not
+        mask[tuple(slice(0, pb + s + pe) for pb, s, pe in zip(pads[:n], sizes, pads[n:]))] = 1
+    else:
+        mask[tuple(slice(pb, pb + s) for pb, s in zip(pads[:n], sizes))] = 1
+    count = sum(v for v in _conv._taps(mask[None, None], kernel_shape, strides, dilations, out))
+    return np.maximum(count, 1).astype(_f32)
+
+
+# -- concat ---------------------------------------------------------------------------------------
+
+@replace_kernel("concat")
+def concat(op, *xs):
+    """Inputs with the result's parameters pass as they are; others are requantized first.
+
+    Requantizing is dequantize then quantize, in float32: y_q = clip(round_half_even(
+    f32(s_i * (x_q - z_i)) / s_y) + z_y) — what the QDQ form computes around a float Concat.
+    """
+    qy = result_quant(op)
+    parts = []
+    for i, x in enumerate(xs):
+        qi = quant_of(op, i, f"operand {i}")
+        if (qi.storage, qi.scales, qi.zero_points) == (qy.storage, qy.scales, qy.zero_points):
+            parts.append(x)
+        else:
+            per_tensor(op, qi, f"operand {i} (its parameters differ from the result's)")
+            parts.append(quantize_array(dequantize_array(x, qi), per_tensor(op, qy, "the result")))
+    return _shape.concat(op, *parts)
