@@ -175,6 +175,7 @@ def run(args) -> int:
         sys.stdout.write("\n")
         return 0
     print(f"{Path(res.model).name} on {ds.describe()}: {res.samples} evaluated in {res.seconds:.2f} s")
+    width = max(10, *(len(r.name) for r in res.results))
     for r in res.results:
         extra = ""
         if "correct" in r.details:
@@ -183,7 +184,7 @@ def run(args) -> int:
             extra = f"  ({r.details['agree']}/{r.details['samples']})"
         elif "method" in r.details:
             extra = f"  (VOC {r.details['method']}, IoU > {r.details['iou_threshold']})"
-        print(f"  {r.name:<10} {_fmt(r.value)}{extra}")
+        print(f"  {r.name:<{width}} {_fmt(r.value)}{extra}")
         for cls, ap in r.details.get("ap_per_class", {}).items():
             print(f"      AP {cls:<12} {'n/a (no objects)' if math.isnan(ap) else f'{ap:.4f}'}")
     return 0

@@ -41,5 +41,6 @@ def export_onnx(model: torch.nn.Module, example: torch.Tensor, path: Path, outpu
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     with os.fdopen(fd, "wb") as f:
         f.write(data)
+    os.chmod(tmp, 0o644)  # mkstemp makes owner-only files
     os.replace(tmp, path)
     return proto

@@ -61,16 +61,28 @@ class InvertedResidual(nn.Module):
 
 
 class MobileNetV2S(nn.Module):
-    """A narrow MobileNetV2. Its residual stream has no activation, so nothing bounds its range."""
+    """A narrow MobileNetV2. Its residual stream has no activation, so nothing bounds its range.
 
-    def __init__(self, classes=10, width=(8, 12, 16, 24), expand=4):
+    outlier_gain > 0 starts the BatchNorm scale (gamma) of the linear projections of the three
+    residual blocks at that value for their first two channels instead of 1. Training is
+    otherwise the same; those channels keep activation ranges far wider than their neighbours
+    in the residual stream (tens of times, with the gain of 200 of the example) — the outlier
+    channels that break per-tensor activation quantization in real networks.
+    """
+
+    def __init__(self, classes=10, width=(8, 12, 16, 24), expand=4, outlier_gain: float = 0.0):
         super().__init__()
         w0, w1, w2, w3 = width
+        blocks = [InvertedResidual(w0, w0, 1, expand), InvertedResidual(w0, w1, 2, expand),
+                  InvertedResidual(w1, w1, 1, expand), InvertedResidual(w1, w2, 2, expand),
+                  InvertedResidual(w2, w2, 1, expand), InvertedResidual(w2, w3, 1, expand)]
+        if outlier_gain:
+            for b in blocks:
+                if b.residual:
+                    with torch.no_grad():
+                        b.body[2][1].weight[:2] = outlier_gain
         self.features = nn.Sequential(
-            conv_bn(1, w0, 3, 1, act=nn.ReLU6),
-            InvertedResidual(w0, w0, 1, expand), InvertedResidual(w0, w1, 2, expand),
-            InvertedResidual(w1, w1, 1, expand), InvertedResidual(w1, w2, 2, expand),
-            InvertedResidual(w2, w2, 1, expand), InvertedResidual(w2, w3, 1, expand),
+            conv_bn(1, w0, 3, 1, act=nn.ReLU6), *blocks,
             conv_bn(w3, 96, 1, act=nn.ReLU6), nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.fc = nn.Linear(96, classes)
 
@@ -141,7 +153,8 @@ class DenseNetS(nn.Module):
         return self.fc(self.features(x))
 
 
-CLASSIFIERS = {"resnet": ResNetS, "mobilenetv2": MobileNetV2S, "inception": InceptionS, "densenet": DenseNetS}
+CLASSIFIERS = {"resnet": ResNetS, "mobilenetv2": MobileNetV2S, "inception": InceptionS, "densenet": DenseNetS,
+               "mobilenetv2_outlier": lambda: MobileNetV2S(outlier_gain=200.0)}
 
 
 # ---------------------------------------------------------------- SSD-style detector

@@ -91,8 +91,10 @@ def main() -> None:
     ap.add_argument("--model", default="all", choices=[*CLASSIFIERS, "all"])
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--out", type=Path, default=MODELS)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch CPU threads (1 is fastest on a busy machine; more threads may change the last bits)")
     args = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     torch.use_deterministic_algorithms(True)
     for name in (CLASSIFIERS if args.model == "all" else [args.model]):
         train(name, args.epochs, args.out)

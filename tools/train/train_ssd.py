@@ -127,11 +127,12 @@ clip = {str(p["clip"]).lower()}
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--epochs", type=int, default=30)
-    ap.add_argument("--images", type=int, default=4000)
+    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--images", type=int, default=2500)
     ap.add_argument("--out", type=Path, default=MODELS)
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     args = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     torch.manual_seed(SEED)
     gen = torch.Generator().manual_seed(SEED)
     priors = ssd_priors(**SSD_PRIORS)
