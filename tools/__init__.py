@@ -1,9 +1,16 @@
 """irc: a post-training int8 quantization compiler for fast CPU inference.
 
     import irc
-    graph = irc.load("model.ir")          # or irc.import_onnx("model.onnx")
+    result = irc.quantize("model.onnx", "calib.npz")    # ONNX + calibration data -> int8 QDQ
+    result.save("model.int8.onnx"); print(result.summary())
+
+    graph = irc.import_onnx("model.onnx")               # the IR, to inspect or rewrite
+    irc.save(graph, "model.ir"); graph = irc.load("model.ir")
 """
 
+from irc.backends.onnx import export_onnx, import_onnx
 from irc.ir import Graph, IRError, load_ir as load, parse_text, print_graph, save_ir as save
+from irc.quantize import QuantizeResult, quantize
 
-__all__ = ["Graph", "IRError", "load", "parse_text", "print_graph", "save"]
+__all__ = ["Graph", "IRError", "QuantizeResult", "export_onnx", "import_onnx", "load", "parse_text",
+           "print_graph", "quantize", "save"]

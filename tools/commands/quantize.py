@@ -1,0 +1,63 @@
+"""irc quantize: ONNX model + calibration data -> int8 ONNX (QDQ) in one command."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+NAME = "quantize"
+HELP = "Quantize an ONNX model to int8: import, fold, fuse, calibrate, quantize, emit QDQ ONNX."
+
+
+def add_arguments(p) -> None:
+    p.add_argument("model", help="the fp32 ONNX model (or a .ir file)")
+    p.add_argument("--calib", required=True, metavar="PATH",
+                   help="calibration data: .npz (one array per input, leading sample axis), "
+                        "an ImageNet-style folder or a VOC 2007 root")
+    p.add_argument("-o", "--output", required=True, help="the int8 ONNX model to write")
+    p.add_argument("--method", default="minmax", choices=["minmax", "percentile", "entropy", "mse"],
+                   help="how calibration turns observed values into ranges (default minmax)")
+    p.add_argument("--activations", default="u8", choices=["u8", "i8"],
+                   help="activation storage: u8 asymmetric (default; what x86 int8 kernels want) or i8")
+    p.add_argument("--per-tensor", action="store_true", help="one weight scale per tensor, not per channel")
+    p.add_argument("--samples", type=int, default=0, metavar="N",
+                   help="calibrate on a seeded random subset of N samples (default: all)")
+    p.add_argument("--batch-size", type=int, default=32, help="calibration batch size (default 32)")
+    p.add_argument("--skip", default="", metavar="OPS", help="comma-separated op names to keep in float")
+    p.add_argument("--preprocess", metavar="FILE", help="image preprocessing for folder data (TOML/JSON)")
+    p.add_argument("--pipeline", help="a custom pipeline instead of the default")
+    p.add_argument("--load", action="append", default=[], metavar="MODULE",
+                   help="a .py file or module that registers passes (repeatable)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    p.add_argument("--quiet", action="store_true", help="no progress and no summary on stderr")
+
+
+def run(args) -> int:
+    import irc
+    from irc.passes import load_plugin
+
+    from ._common import check_output
+
+    out = check_output(args.output, args.model, args.calib)
+    for module in args.load:
+        load_plugin(module)
+    progress = sys.stderr.isatty() and not args.quiet
+
+    def on_stage(name: str) -> None:
+        if progress:
+            print(f"irc quantize: {name}...", file=sys.stderr, flush=True)
+
+    result = irc.quantize(
+        args.model, args.calib, method=args.method, activations=args.activations,
+        per_channel=not args.per_tensor, samples=args.samples, batch_size=args.batch_size,
+        skip=[s for s in args.skip.split(",") if s], pipeline=args.pipeline, preprocess=args.preprocess,
+        quiet=args.quiet or not sys.stderr.isatty(), on_stage=on_stage)
+    result.save(out)
+    for w in result.warnings:
+        print(f"irc quantize: warning: {w}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+    elif not args.quiet:
+        print(result.summary(), file=sys.stderr)
+        print(f"wrote {out}", file=sys.stderr)
+    return 0

@@ -1,0 +1,208 @@
+"""The one-call quantizer: ONNX model + calibration data -> int8 QDQ model.
+
+    result = irc.quantize("model.onnx", "calib.npz")            # or arrays, or batches
+    result.save("model.int8.onnx")
+    print(result.summary())
+
+Runs import, the default pipeline (fold, fuse, dce, calibrate, quantize) and the onnx-qdq
+backend, timing each stage.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+import numpy as np
+import onnx
+
+from irc.ir.diagnostics import IRError
+from irc.ir.graph import Graph
+
+DEFAULT_PIPELINE = "fold,fuse,dce,calibrate,quantize"
+
+
+@dataclass
+class QuantizeResult:
+    graph: Graph
+    """The quantized IR."""
+    model: onnx.ModelProto
+    """The QDQ ONNX model."""
+    stats: dict[str, dict[str, Any]]
+    """What each pass recorded."""
+    timings: list[tuple[str, float]]
+    """(stage, seconds) in order."""
+    source_bytes: int | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def model_bytes(self) -> int:
+        return self.model.ByteSize()
+
+    def op_counts(self) -> dict[str, tuple[int, int]]:
+        """Per op kind: (int8 count, float count); casts and constants are left out."""
+        counts: dict[str, list[int]] = {}
+        for op in self.graph.ops:
+            if op.name in ("const", "quantize", "dequantize"):
+                continue
+            c = counts.setdefault(op.name, [0, 0])
+            c[0 if any(r.type.is_quantized for r in op.results) else 1] += 1
+        return {k: (v[0], v[1]) for k, v in sorted(counts.items())}
+
+    def save(self, path: str | os.PathLike) -> None:
+        from irc.backends.onnx import save_onnx
+
+        save_onnx(self.model, path)
+
+    def to_json(self) -> dict[str, Any]:
+        ops = self.op_counts()
+        return {
+            "ops": {k: {"int8": a, "float": b} for k, (a, b) in ops.items()},
+            "int8_ops": sum(a for a, _ in ops.values()),
+            "float_ops": sum(b for _, b in ops.values()),
+            "source_bytes": self.source_bytes,
+            "model_bytes": self.model_bytes,
+            "timings": {k: round(v, 4) for k, v in self.timings},
+            "stats": _jsonable(self.stats),
+            "warnings": self.warnings,
+        }
+
+    def summary(self) -> str:
+        ops = self.op_counts()
+        width = max([len(k) for k in ops] + [8])
+        lines = [f"{'op':<{width}}  {'int8':>5}  {'float':>5}"]
+        for k, (a, b) in ops.items():
+            lines.append(f"{k:<{width}}  {a:>5}  {b:>5}")
+        lines.append(f"{'total':<{width}}  {sum(a for a, _ in ops.values()):>5}  {sum(b for _, b in ops.values()):>5}")
+        size = f"{_mb(self.model_bytes)}"
+        if self.source_bytes:
+            size = f"{_mb(self.source_bytes)} -> {size} ({self.source_bytes / max(self.model_bytes, 1):.2f}x smaller)"
+        lines.append(f"model size: {size}")
+        total = sum(t for _, t in self.timings) or 1e-9
+        lines.append("time: " + ", ".join(f"{k} {t:.2f} s ({100 * t / total:.0f}%)" for k, t in self.timings)
+                     + f"; total {total:.2f} s")
+        return "\n".join(lines)
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.2f} MB"
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (np.floating,)):
+        return float(x)
+    return x
+
+
+class _ArraySource:
+    """Calibration batches from in-memory arrays {input name: array with a leading sample axis}."""
+
+    def __init__(self, arrays: Mapping[str, np.ndarray]) -> None:
+        self.arrays = {k: np.asarray(v) for k, v in arrays.items()}
+        sizes = {len(v) for v in self.arrays.values()}
+        if len(sizes) != 1:
+            raise IRError(f"calibration arrays differ in sample count: "
+                          f"{', '.join(f'{k}: {len(v)}' for k, v in self.arrays.items())}")
+        self.n = sizes.pop()
+
+    def __len__(self) -> int:
+        return self.n
+
+    def batches(self, batch_size: int = 32, limit: int | None = None, seed: int = 0):
+        n = min(self.n, limit) if limit else self.n
+        idx = np.arange(self.n)
+        if n < self.n:
+            idx = np.sort(np.random.default_rng(seed).choice(self.n, n, replace=False))
+        for start in range(0, n, batch_size):
+            sel = idx[start:start + batch_size]
+            yield {k: v[sel] for k, v in self.arrays.items()}
+
+
+def calibration_source(calib: Any, graph: Graph, limit: int | None = None, preprocess: str | None = None):
+    """Whatever the user passed as calibration data, as something the calibrate pass reads."""
+    if isinstance(calib, (str, os.PathLike)):
+        from irc.calib_source import open_calibration
+
+        return open_calibration(str(calib), graph, limit=limit, preprocess=preprocess)
+    if isinstance(calib, Mapping):
+        return _ArraySource(calib)
+    if isinstance(calib, Iterable) or callable(calib):
+        return calib
+    raise IRError(f"calibration data must be a path, a dict of arrays or an iterable of batches, "
+                  f"not {type(calib).__name__}")
+
+
+def load_model(model: Any) -> tuple[Graph, int | None]:
+    """(graph, size in bytes of the source model) from a path, an onnx.ModelProto or a Graph."""
+    from irc.backends.onnx import import_onnx
+
+    if isinstance(model, Graph):
+        return model, None
+    if isinstance(model, onnx.ModelProto):
+        return import_onnx(model), model.ByteSize()
+    path = Path(model)
+    if path.suffix == ".ir":
+        from irc.ir import load_ir
+
+        return load_ir(path), None
+    size = path.stat().st_size if path.is_file() else None
+    return import_onnx(path), size
+
+
+def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str = "u8",
+             per_channel: bool = True, samples: int = 0, batch_size: int = 32, skip: Iterable[str] = (),
+             pipeline: str | None = None, preprocess: str | None = None, quiet: bool = True,
+             on_stage: Callable[[str], None] | None = None) -> QuantizeResult:
+    """Quantize `model` (path, onnx.ModelProto or Graph) with calibration data `calib`.
+
+    calib: an .npz path / image folder / VOC root, a dict {input name: array with a leading
+    sample axis}, or an iterable of such dicts (batches).
+    """
+    from irc.backends.onnx.qdq import export_qdq
+    from irc.passes import PassContext, PassManager
+
+    timings: list[tuple[str, float]] = []
+
+    def stage(name: str):
+        if on_stage:
+            on_stage(name)
+        return time.perf_counter()
+
+    t = stage("import")
+    graph, source_bytes = load_model(model)
+    timings.append(("import", time.perf_counter() - t))
+
+    if pipeline is None:
+        skip_opt = f" skip={','.join(skip)}" if skip else ""
+        pipeline = (f"fold,fuse,dce,calibrate{{method={method} activations={activations} batch-size={batch_size}"
+                    f"{f' samples={samples}' if samples else ''}}},"
+                    f"quantize{{activations={activations} per-channel={str(per_channel).lower()}{skip_opt}}}")
+    ctx = PassContext(calib=calibration_source(calib, graph, limit=samples or None, preprocess=preprocess),
+                      quiet=quiet)
+
+    from irc.passes.manager import Instrument
+
+    class _Timer(Instrument):
+        def before_pass(self, p, g):
+            self.t = stage(p.name)
+
+        def after_pass(self, p, g, changed):
+            timings.append((p.name, time.perf_counter() - self.t))
+
+    PassManager(pipeline, [_Timer()]).run(graph, ctx)
+
+    t = stage("emit")
+    warnings: list[str] = []
+    qdq = export_qdq(graph, warn=warnings.append)
+    onnx.checker.check_model(qdq)
+    timings.append(("emit", time.perf_counter() - t))
+    return QuantizeResult(graph, qdq, ctx.stats, timings, source_bytes, warnings)
