@@ -107,8 +107,10 @@ def run_qdq(model: onnx.ModelProto, feeds: dict[str, np.ndarray], tmp_path: Path
 
 
 def attr_text(attrs: dict[str, Any]) -> str:
-    """IR attribute dict text: {pads=[1, 1, 1, 1], group=2} ('' when empty)."""
+    """IR attribute dict text: {pads=[1, 1, 1, 1], group=2, activation="relu"} ('' when empty)."""
     def one(v):
+        if isinstance(v, str):
+            return f'"{v}"'
         return "[" + ", ".join(str(int(i)) for i in v) + "]" if isinstance(v, (list, tuple)) else str(v)
     return "{" + ", ".join(f"{k}={one(v)}" for k, v in attrs.items()) + "}" if attrs else ""
 

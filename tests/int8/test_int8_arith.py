@@ -86,6 +86,21 @@ def test_textbook_add_formula_misses_onnxruntime_near_ties():
     assert worst == 1 and 0.9 < rate < 0.999
 
 
+def test_add_with_fused_relu_and_clip_clamps_the_stored_result():
+    (sa, za), (sb, zb), _ = ADD_PARAMS[0]
+    qa, qb = ROW.astype(np.uint8), COLUMN.astype(np.uint8)
+    inputs = [("a", TensorType(qa.shape, u8(sa, za))), ("b", TensorType(qb.shape, u8(sb, zb)))]
+    result = TensorType(qa.shape, u8(0.2, 60))
+    plain = run_graph(parse_text(one_op_ir("add", inputs, [], result)), {"a": qa, "b": qb})["y"]
+    relu = run_graph(parse_text(one_op_ir("add", inputs, [], result, {"activation": "relu"})), {"a": qa, "b": qb})["y"]
+    np.testing.assert_array_equal(relu, np.maximum(plain, 60))  # q(0) = z_y
+    clip = run_graph(parse_text(one_op_ir("add", inputs, [], result,
+                                          {"activation": "clip", "activation_min": -2.0, "activation_max": 3.0})),
+                     {"a": qa, "b": qb})["y"]
+    np.testing.assert_array_equal(clip, np.clip(plain, 50, 75))  # q(-2) = -10 + 60, q(3) = 15 + 60
+    assert plain.min() < 50 and plain.max() > 75
+
+
 # -- pools ----------------------------------------------------------------------------------------
 
 POOL_CASES = [

@@ -13,7 +13,7 @@ import numpy as np
 from ..interpreter import kernel
 from . import conv as _conv
 from . import shape as _shape
-from ._int8 import per_tensor, quant_of, replace_kernel, requantize, result_quant
+from ._int8 import activation_range, per_tensor, quant_of, replace_kernel, requantize, result_quant
 from .quant import dequantize_array, quantize_array
 
 _f32 = np.float32
@@ -54,6 +54,8 @@ def _scalar_per_span(x_shape, y_shape, out_shape) -> tuple[bool, bool]:
 def add(op, x, y):
     """QLinearAdd: v = a * r_a + (b * r_b + F), y_q = clip(round_half_even(v)), fused multiply-adds.
 
+    The clip is to the storage range, narrowed by a fused activation as for the compute ops.
+
     r_a = f32(s_a / s_y), r_b = f32(s_b / s_y), F = f32(z_y - (r_a z_a + r_b z_b)); `a` is the
     operand read as a vector and `b` the other. When `b` is one value per span (a scalar or a
     broadcast operand), F + b * r_b is rounded before the fused multiply-add with `a`.
@@ -74,7 +76,8 @@ def add(op, x, y):
     else:
         inner = _fma(bf, r_b, fixed)
     v = _fma(af, r_a, inner)
-    v = np.clip(np.rint(v), qo.qmin, qo.qmax)
+    # saturation, narrowed by a fused relu / clip (rounding is monotone: clamping after it is exact)
+    v = np.clip(np.rint(v), *activation_range(op, qo))
     return np.broadcast_to(v, out_shape).astype(qo.storage_dtype)
 
 
