@@ -59,11 +59,12 @@ def _check_compatible(model: ModelRunner, ref: ModelRunner) -> None:
 
 def evaluate(model: str | Path | ModelRunner, data: str | Path | Dataset, metrics: Sequence[str | Metric], *,
              reference: str | Path | ModelRunner | None = None, batch_size: int = 32, limit: int | None = None,
-             seed: int = 0, progress: bool | None = None, **open_kwargs) -> EvalResult:
+             seed: int = 0, progress: bool | None = None, detection=None, **open_kwargs) -> EvalResult:
     """Run `model` over `data` (path or Dataset) and compute `metrics` (names or Metric objects).
 
     open_kwargs go to irc.data.open_dataset (preprocess, labels_file, format, split) when
-    `data` is a path. `progress` None shows a bar only when stderr is a terminal.
+    `data` is a path. `detection` (an irc.detection.DetectionConfig) is needed by metrics named
+    "map"/"map_all". `progress` None shows a bar only when stderr is a terminal.
     """
     runner = model if isinstance(model, ModelRunner) else open_model(model)
     ref = None
@@ -71,7 +72,7 @@ def evaluate(model: str | Path | ModelRunner, data: str | Path | Dataset, metric
         ref = reference if isinstance(reference, ModelRunner) else open_model(reference)
         _check_compatible(runner, ref)
     ds = data if isinstance(data, Dataset) else open_dataset(data, **open_kwargs)
-    ms = [m if isinstance(m, Metric) else make_metric(m, classes=ds.classes) for m in metrics]
+    ms = [m if isinstance(m, Metric) else make_metric(m, classes=ds.classes, detection=detection) for m in metrics]
     if not ms:
         raise IRError("no metric given")
     for m in ms:
