@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from irc.ir.diagnostics import IRError
+
 NAME = "opt"
 HELP = "Run a pipeline of passes over an IR file (no pipeline: parse, verify and print it back)."
 
@@ -16,7 +18,28 @@ def add_arguments(p) -> None:
                    help="a .py file or module that registers passes (repeatable)")
     p.add_argument("--print-ir-after-all", action="store_true", help="print the IR after every pass (stderr)")
     p.add_argument("--time-passes", action="store_true", help="print the time each pass took (stderr)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--calib", metavar="PATH",
+                   help="calibration data for the calibrate pass: an .npz with one array per model input "
+                        "(leading sample axis), an ImageNet-style folder or a VOC 2007 root")
+    p.add_argument("--calib-limit", type=int, metavar="N",
+                   help="calibrate on a seeded random subset of N samples (default: all)")
+    p.add_argument("--calib-preprocess", metavar="FILE",
+                   help="image preprocessing for folder data (TOML/JSON, see specs/data-and-metrics.md)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars and no summary")
+
+
+def _summary(ctx) -> None:
+    """One line on stderr for the calibrate pass's work (other passes stay silent)."""
+    st = ctx.stats.get("calibrate")
+    if not st:
+        return
+    line = (f"calibrate: {st['samples']} samples, {st['tensors observed']} tensors, method {st['method']}, "
+            f"backend {st['backend']}, {st['seconds']:.1f} s")
+    for key in ("backend note", "tensors with NaN/inf values (ignored)", "tensors without a finite value (no range)"):
+        if key in st:
+            value = st[key]
+            line += f"; {key}: {', '.join(value) if isinstance(value, list) else value}"
+    print(line, file=sys.stderr)
 
 
 def run(args) -> int:
@@ -36,7 +59,15 @@ def run(args) -> int:
     if args.time_passes:
         instruments.append(TimePasses(sys.stderr))
     ctx = PassContext(quiet=args.quiet)
+    if args.calib:
+        from irc.calib_source import open_calibration
+
+        ctx.calib = open_calibration(args.calib, graph, limit=args.calib_limit, preprocess=args.calib_preprocess)
+    elif args.calib_limit is not None or args.calib_preprocess:
+        raise IRError("--calib-limit and --calib-preprocess need --calib")
     PassManager(pipeline, instruments).run(graph, ctx)
+    if not args.quiet:
+        _summary(ctx)
     if out is None:
         sys.stdout.write(print_graph(graph))
     else:
