@@ -16,11 +16,14 @@ from __future__ import annotations
 from .graph import Graph
 from .op import Op
 from .registry import VerifyError, expressed, get_op
-from .types import TensorType, dims_compatible
+from .types import QuantType, TensorType, dims_compatible
 
 
-def _types_fit(declared: TensorType, inferred: TensorType) -> bool:
-    """Same rank, compatible dims, and the same expressed element type."""
+def _types_fit(declared: TensorType, inferred: TensorType, keeps_params: bool) -> bool:
+    """Same rank, compatible dims, and the same expressed element type; a data-movement op
+    (`keeps_params`) whose type rule gives a quantized element must have exactly that one."""
+    if keeps_params and isinstance(inferred.element, QuantType) and declared.element != inferred.element:
+        return False
     return (declared.rank == inferred.rank
             and all(dims_compatible(a, b) for a, b in zip(declared.shape, inferred.shape))
             and expressed(declared.element) == expressed(inferred.element))
@@ -40,7 +43,7 @@ def verify_op(op: Op, graph: Graph | None = None) -> None:
     if len(inferred) != len(op.results):
         raise VerifyError(f"{op.name} has {len(inferred)} results, {len(op.results)} declared")
     for i, (r, t) in enumerate(zip(op.results, inferred)):
-        if not _types_fit(r.type, t):
+        if not _types_fit(r.type, t, "data_movement" in defn.traits):
             which = f"result {i}" if len(op.results) > 1 else "result"
             raise VerifyError(f"{op.name} {which} is declared {r.type} but its operands give {t}")
 

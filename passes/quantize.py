@@ -110,8 +110,6 @@ class _Plan:
         elif op.name in REQUANTIZE:
             if any(g.const_value(v) is not None for v in op.operands):
                 return None
-            if op.name == "add" and op.operands[0].type.shape != op.operands[1].type.shape:
-                return None  # int8 add of a broadcast operand does not fuse in onnxruntime
         needed = self.activation_operands(op) + list(op.results)
         if any(self.range_type(v) is None for v in needed):
             self.no_range.append(op.label)

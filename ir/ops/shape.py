@@ -131,6 +131,8 @@ def _infer_concat(s: Signature):
                 shape.append(None)
         else:
             shape.append(_merge_dims(dims, i, types))
+    if len({t.element for t in types}) > 1:  # requantizing concat: the declared result type decides
+        return [TensorType(tuple(shape), "f32")]
     return [carry(types[0], shape, _keep_if_untouched({axis}), "concat")]
 
 
