@@ -5,11 +5,13 @@ interpreter's own kernels, and replaced by a constant:
 
     op(const a, const b)  ->  const op(a, b)
 
-BatchNorm folding (inference batch norm right after a conv or gemm whose only reader it is):
+Affine folding: a per-channel affine op y = x * k + c (batch_norm, or mul/div/add/sub by a
+per-channel constant; passes/affine.py) right after a conv or gemm whose only reader it is:
 
-    k = scale / sqrt(var + eps)
-    batch_norm(conv(x, w, b))  ->  conv(x, w * k[:, None, ...], (b - mean) * k + bias)
-    batch_norm(gemm(a, w, c))  ->  gemm(a, w * k (along the output axis), (beta*c - mean) * k + bias)
+    affine(conv(x, w, b))  ->  conv(x, w * k[:, None, ...], b * k + c)
+    affine(gemm(a, w, d))  ->  gemm(a, alpha * w * k (along the output axis), beta * d * k + c)
+
+For batch_norm, k = scale / sqrt(var + eps) and c = bias - mean * k.
 
 Constants that become unused are removed.
 """
@@ -24,6 +26,7 @@ import numpy as np
 from irc.ir.graph import INLINE_LIMIT, Graph
 from irc.ir.op import Op
 
+from .affine import AFFINE_OPS, channel_affine
 from .base import Pass, PassContext, register_pass
 from .evaluate import evaluate_op
 
@@ -58,23 +61,11 @@ def fold_constants(graph: Graph, max_elements: int = 1 << 24) -> int:
     return folded
 
 
-def _bn_params(graph: Graph, bn: Op):
-    x, scale, bias, mean, var = bn.operands
-    arrays = [graph.const_value(v) for v in (scale, bias, mean, var)]
-    if any(a is None for a in arrays):
-        return None
-    scale, bias, mean, var = (a.astype(np.float32) for a in arrays)
-    k = scale / np.sqrt(var + np.float32(bn.attr("epsilon")))
-    return k.astype(np.float32), (bias - mean * k).astype(np.float32), k, mean, bias
-
-
-def _fold_bn_into_conv(graph: Graph, conv: Op, bn: Op) -> bool:
-    params = _bn_params(graph, bn)
+def _fold_into_conv(graph: Graph, conv: Op, aff: Op, k: np.ndarray, c: np.ndarray) -> bool:
     w = graph.const_value(conv.operands[1])
     b = graph.const_value(conv.operands[2]) if len(conv.operands) > 2 else None
-    if params is None or w is None or (len(conv.operands) > 2 and b is None):
+    if w is None or (len(conv.operands) > 2 and b is None):
         return False
-    k, _, _, mean, bias = params
     if conv.name == "conv_transpose":
         # weights are (C_in, C_out / group, k...): the output channel is axis 1, per group
         group = conv.attr("group")
@@ -85,58 +76,60 @@ def _fold_bn_into_conv(graph: Graph, conv: Op, bn: Op) -> bool:
     else:
         new_w = w * k.reshape(-1, *([1] * (w.ndim - 1)))
     b0 = b if b is not None else np.zeros_like(k)
-    new_b = ((b0 - mean) * k + bias).astype(np.float32)
-    return _rewrite_weights(graph, conv, bn, new_w.astype(np.float32), new_b, bias_index=2)
+    new_b = (b0 * k + c).astype(np.float32)
+    return _rewrite_weights(graph, conv, aff, new_w.astype(np.float32), new_b, bias_index=2)
 
 
-def _fold_bn_into_gemm(graph: Graph, gemm: Op, bn: Op) -> bool:
-    if bn.operands[0].type.rank != 2:
-        return False
-    params = _bn_params(graph, bn)
+def _fold_into_gemm(graph: Graph, gemm: Op, aff: Op, k: np.ndarray, c: np.ndarray) -> bool:
     w = graph.const_value(gemm.operands[1])
-    c = graph.const_value(gemm.operands[2]) if len(gemm.operands) > 2 else None
-    if params is None or w is None or (len(gemm.operands) > 2 and c is None):
+    bias = graph.const_value(gemm.operands[2]) if len(gemm.operands) > 2 else None
+    if w is None or (len(gemm.operands) > 2 and bias is None):
         return False
-    k, _, _, mean, bias = params
     n = k.shape[0]
-    if c is not None and c.size not in (1, n) or (c is not None and c.ndim == 2 and c.shape[0] != 1):
+    if bias is not None and (bias.size not in (1, n) or (bias.ndim == 2 and bias.shape[0] != 1)):
         return False
     alpha, beta = gemm.attr("alpha"), gemm.attr("beta")
     new_w = w * (k[:, None] if gemm.attr("trans_b") else k[None, :]) * np.float32(alpha)
-    c0 = (np.broadcast_to(c.reshape(-1), (n,)) * np.float32(beta)) if c is not None else np.zeros_like(k)
-    new_c = ((c0 - mean) * k + bias).astype(np.float32)
-    gemm.attrs["alpha"] = 1.0
-    gemm.attrs["beta"] = 1.0
-    return _rewrite_weights(graph, gemm, bn, new_w.astype(np.float32), new_c, bias_index=2)
+    c0 = (np.broadcast_to(bias.reshape(-1), (n,)) * np.float32(beta)) if bias is not None else np.zeros_like(k)
+    new_c = (c0 * k + c).astype(np.float32)
+    gemm.attrs.pop("alpha", None)
+    gemm.attrs.pop("beta", None)
+    return _rewrite_weights(graph, gemm, aff, new_w.astype(np.float32), new_c, bias_index=2)
 
 
-def _rewrite_weights(graph: Graph, op: Op, bn: Op, new_w: np.ndarray, new_b: np.ndarray, bias_index: int) -> bool:
+def _rewrite_weights(graph: Graph, op: Op, aff: Op, new_w: np.ndarray, new_b: np.ndarray, bias_index: int) -> bool:
     w_val = op.operands[1]
-    nw = graph.const(new_w, (w_val.name or "w") + "_bn", type=w_val.type, before=op)
+    base = (w_val.name or "w").removesuffix("_folded") + "_folded"
+    nw = graph.const(new_w, base, type=w_val.type, before=op)
     op.set_operand(1, nw)
-    nb = graph.const(new_b, (w_val.name or "w") + "_bn_bias", before=op)
+    nb = graph.const(new_b, base + "_bias", before=op)
     if len(op.operands) > bias_index:
         op.set_operand(bias_index, nb)
     else:
         op.set_operands([*op.operands, nb])
-    name = bn.result.name
-    bn.result.replace_all_uses_with(op.result)
-    graph.erase(bn)
+    name = aff.result.name
+    aff.result.replace_all_uses_with(op.result)
+    graph.erase(aff)
     op.result.name = name
     return True
 
 
-def fold_batch_norms(graph: Graph) -> int:
+def fold_affine_ops(graph: Graph, kinds: tuple[str, ...] = AFFINE_OPS) -> int:
+    """Fold per-channel affine ops (passes/affine.py) into the conv/gemm whose only reader they are."""
     folded = 0
-    for bn in list(graph.ops):
-        if bn.name != "batch_norm" or bn.graph is None:
+    for aff in list(graph.ops):
+        if aff.name not in kinds or aff.graph is None:
             continue
-        producer = bn.operands[0].producer
-        if producer is None or len(bn.operands[0].uses) != 1:
+        found = channel_affine(graph, aff)
+        if found is None:
             continue
-        if producer.name in ("conv", "conv_transpose") and _fold_bn_into_conv(graph, producer, bn):
+        x, k, c = found
+        producer = x.producer
+        if producer is None or len(x.uses) != 1 or producer.attrs.get("activation"):
+            continue
+        if producer.name in ("conv", "conv_transpose") and _fold_into_conv(graph, producer, aff, k, c):
             folded += 1
-        elif producer.name == "gemm" and _fold_bn_into_gemm(graph, producer, bn):
+        elif producer.name == "gemm" and x.type.rank == 2 and _fold_into_gemm(graph, producer, aff, k, c):
             folded += 1
     return folded
 
@@ -157,14 +150,14 @@ class Fold(Pass):
 
     name: ClassVar[str] = "fold"
     batch_norm: bool = True
-    """Fold batch_norm into a preceding conv, conv_transpose or gemm."""
+    """Fold batch_norm and per-channel mul/div/add/sub into a preceding conv, conv_transpose or gemm."""
     max_elements: int = 1 << 24
     """Do not fold ops whose result has more elements than this."""
 
     def run(self, graph: Graph, ctx: PassContext) -> bool:
         n_const = fold_constants(graph, self.max_elements)
-        n_bn = fold_batch_norms(graph) if self.batch_norm else 0
+        n_bn = fold_affine_ops(graph) if self.batch_norm else 0
         removed = remove_dead_constants(graph)
         ctx.record(self.name, "ops folded", n_const)
-        ctx.record(self.name, "batch norms folded", n_bn)
+        ctx.record(self.name, "affine ops folded", n_bn)
         return bool(n_const or n_bn or removed)

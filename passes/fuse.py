@@ -4,6 +4,9 @@
     sum(a, b, c, ...)             -> add(add(a, b), c) ...
     sum(a)                        -> a
     matmul(a, W) + c              -> gemm(a, W, c)         a 2-D, W and c constants, c of N or 1 x N
+    affine_n(...affine_1(x))      -> conv(x, k, c) {group=C}   a chain of per-channel affine ops
+                                     (batch_norm, mul/div/add/sub by per-channel constants; see
+                                     passes/affine.py) on N x C x ... becomes one depthwise 1x1 conv
     relu(op(...))                 -> op(...) {activation="relu", activation_min=0.0}
     clip(op(...)) {min=l max=h}   -> op(...) {activation="clip", activation_min=l, activation_max=h}
 
@@ -17,9 +20,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numpy as np
+
 from irc.ir.graph import Graph
 from irc.ir.op import Op
 
+from .affine import channel_affine
 from .base import Pass, PassContext, register_pass
 
 
@@ -74,6 +80,41 @@ def fuse_matmul_add(graph: Graph) -> int:
     return count
 
 
+def affine_chains_to_conv(graph: Graph) -> int:
+    """Rewrite each maximal chain of per-channel affine ops as one depthwise 1x1 conv."""
+    count = 0
+    for first in list(graph.ops):
+        if first.graph is None:
+            continue
+        found = channel_affine(graph, first)
+        if found is None:
+            continue
+        x, k, c = found
+        if x.type.rank < 3 or x.type.rank > 5:
+            continue
+        chain, last = [first], first
+        while True:
+            nxt = _only_user(last)
+            step = channel_affine(graph, nxt) if nxt is not None else None
+            if step is None or step[0] is not last.result:
+                break
+            _, k2, c2 = step
+            k, c = (k * k2).astype(np.float32), (c * k2 + c2).astype(np.float32)
+            chain.append(nxt)
+            last = nxt
+        channels = x.type.shape[1]
+        w = graph.const(k.reshape(channels, 1, *([1] * (x.type.rank - 2))), f"{last.result.name or 'affine'}_w",
+                        before=first)
+        b = graph.const(c, f"{last.result.name or 'affine'}_b", before=first)
+        conv = graph.create("conv", [x, w, b], {"group": channels} if channels > 1 else {},
+                            names=[last.result.name], before=first)
+        last.result.replace_all_uses_with(conv.result)
+        for op in reversed(chain):
+            graph.erase(op)
+        count += 1
+    return count
+
+
 def _activation_bounds(act: Op) -> tuple[str, float, float]:
     if act.name == "relu":
         return "relu", 0.0, float("inf")
@@ -109,7 +150,7 @@ def fuse_activations(graph: Graph) -> int:
 @register_pass
 @dataclass(frozen=True)
 class Fuse(Pass):
-    """Fuse op groups that int8 kernels run as one: sum->add, matmul+add->gemm, op+relu/clip."""
+    """Fuse op groups that int8 kernels run as one: sum->add, matmul+add->gemm, affine->conv, op+relu/clip."""
 
     name: ClassVar[str] = "fuse"
     activations: bool = True
@@ -118,8 +159,10 @@ class Fuse(Pass):
     def run(self, graph: Graph, ctx: PassContext) -> bool:
         sums = rewrite_sums(graph)
         gemms = fuse_matmul_add(graph)
+        affine = affine_chains_to_conv(graph)
         acts = fuse_activations(graph) if self.activations else 0
         ctx.record(self.name, "sums rewritten", sums)
         ctx.record(self.name, "matmul+add fused", gemms)
+        ctx.record(self.name, "affine chains to conv", affine)
         ctx.record(self.name, "activations fused", acts)
-        return bool(sums or gemms or acts)
+        return bool(sums or gemms or affine or acts)

@@ -6,10 +6,12 @@ Every op gets one treatment (specs/quantization.md §3):
                     y = op(x, w, b)  ->  y_q = op(x_q, w_q, b_q) : !q.u8<s_y:z_y>
                 weights i8 symmetric per output channel (matmul: per tensor), bias i32 at
                 scale s_x * s_w, the result typed from its calibrated range
-    requantize  add, average_pool, global_average_pool, concat: int8 operands, own result type
+    requantize  add, average_pool, global_average_pool, concat: int8 operands, own result type;
+                relu and clip too, when their operand is already int8
     movement    reshape, transpose, max_pool, ... on an int8 operand: the result has the
                 operand's type (no requantization)
-    float       everything else, and every op named in `skip`
+    float       everything else, every op named in `skip`, and every op the fallback pass
+                marked (attribute q.fallback)
 
 A float value read by an int8 op gets one `quantize` (typed from its range); an int8 value read
 by a float op or returned by the graph gets one `dequantize`. A value without a calibrated range
@@ -30,10 +32,12 @@ from irc.ir.types import QuantType
 from irc.ir.value import Value
 
 from .base import Pass, PassContext, PassError, register_pass
+from .fallback import FALLBACK_KEY
 from .qparams import activation_type, bias_type_and_values, fit_bias, quantize_with_scales, weight_scales, weight_type
 
 COMPUTE = ("conv", "gemm", "matmul")
 REQUANTIZE = ("add", "average_pool", "global_average_pool", "concat")
+ACTIVATIONS = ("relu", "clip")
 MOVEMENT = ("reshape", "flatten", "transpose", "squeeze", "unsqueeze", "max_pool", "global_max_pool",
             "slice", "split", "gather", "expand", "tile", "identity")
 DEFAULT_OPS = COMPUTE + REQUANTIZE
@@ -73,7 +77,7 @@ class _Plan:
     def decide(self) -> None:
         g = self.graph
         for op in g.ops:
-            if op.name == "const" or op.label in self.skip:
+            if op.name == "const" or op.label in self.skip or FALLBACK_KEY in op.attrs:
                 continue
             treatment = self.treatment(op)
             if treatment is None:
@@ -102,6 +106,11 @@ class _Plan:
             if op.name == "gather" or len(op.operands) == 1:
                 return "movement"
             return None
+        if op.name in ACTIVATIONS and id(op.operands[0]) in self.types:
+            if self.range_type(op.results[0]) is None:
+                self.no_range.append(op.label)
+                return None
+            return "requantize"
         if op.name not in self.ops:
             return None
         if op.name in COMPUTE:
