@@ -3,10 +3,14 @@
     %y = batch_norm(%x, %scale, %bias, %mean, %var) {epsilon=0.001} : tensor<[N]x16x8x8xf32>
     %y = instance_norm(%x, %scale, %bias) : tensor<[N]x16x8x8xf32>
     %y = layer_norm(%x, %scale, %bias) {axis=2} : tensor<[N]x128x768xf32>
+    %y, %mean, %inv_std_dev = layer_norm(%x, %scale) {axis=2, stats=1}
+        : tensor<[N]x128x768xf32>, tensor<[N]x128x1xf32>, tensor<[N]x128x1xf32>
     %y = softmax(%x) {axis=1} : tensor<[N]x1000xf32>
     %y = log_softmax(%x) {axis=1} : tensor<[N]x1000xf32>
 
-Every result has the type of `x`. Channels are dim 1 of `x` for batch_norm and instance_norm
+The normalized result has the type of `x`. layer_norm with `stats=1` also returns the mean and
+the inverse standard deviation it normalized with: f32, the shape of `x` with dims axis.. set to 1
+(ONNX LayerNormalization's Mean and InvStdDev outputs with the default stash_type). Channels are dim 1 of `x` for batch_norm and instance_norm
 (their per-channel operands are 1-D of size C). layer_norm normalizes over dims axis..rank-1 and
 its scale/bias broadcast one way onto those dims. softmax and log_softmax work along one axis.
 The importer stores `axis` non-negative; negative values (counted from the end) are accepted too.
@@ -15,6 +19,7 @@ The importer stores `axis` non-negative; negative values (counted from the end) 
 from __future__ import annotations
 
 from ..registry import Signature, VerifyError, attr, define_op, expressed
+from ..types import TensorType
 from ._infer import normalize_axis, same_element
 from .linalg import check_broadcasts_to, dims_clash, fmt_shape
 
@@ -89,15 +94,32 @@ def _verify_layer_norm(s: Signature) -> None:
     for k in keys[1:]:
         check_broadcasts_to("layer_norm", f"operand {k}", s[k].shape, target)
     _check_epsilon(s)
+    if s.attr("stats") not in (0, 1):
+        raise VerifyError(f"layer_norm: stats must be 0 (result y only) or 1 (y, mean, inv_std_dev), "
+                          f"got {s.attr('stats')}")
+
+
+def _infer_layer_norm(s: Signature):
+    """y like x; with stats=1 also mean and inv_std_dev: f32, x's shape with dims axis.. set to 1."""
+    y = _same_as_x(s)
+    if not s.attr("stats"):
+        return y
+    x = s["x"]
+    axis = normalize_axis(s.attr("axis"), x.rank, "layer_norm: axis")
+    stat = TensorType(tuple(x.shape[:axis]) + (1,) * (x.rank - axis), "f32")
+    return y + [stat, stat]
 
 
 define_op(
     "layer_norm", operands=["x", "scale", "bias?"],
     attrs={"axis": attr("int", -1, "first normalized dim; dims axis.. are normalized"),
-           "epsilon": attr("float", 1e-5, "added to the variance before the square root")},
-    infer=_same_as_x, verify=_verify_layer_norm, family="norm", traits=["pure"],
+           "epsilon": attr("float", 1e-5, "added to the variance before the square root"),
+           "stats": attr("int", 0, "1: also return mean and inv_std_dev (3 results)")},
+    infer=_infer_layer_norm, verify=_verify_layer_norm, results=lambda s: 3 if s.attr("stats") else 1,
+    family="norm", traits=["pure"],
     doc="y = (x - mu) / sqrt(var + epsilon) * scale + bias; mu, var: mean and biased variance "
-        "of x over dims axis..rank-1; scale, bias broadcast onto those dims.")
+        "of x over dims axis..rank-1; scale, bias broadcast onto those dims. With stats=1 the "
+        "results are y, mu and 1 / sqrt(var + epsilon), the last two f32 with dims axis.. kept as 1.")
 
 
 def _verify_softmax(s: Signature) -> None:

@@ -6,7 +6,6 @@ Keep this list short and every reason specific: a case here is a gap, not a pass
 
 KNOWN_SKIPS: dict[str, str] = {
     r"^test_batchnorm_\w+_training_mode$": "BatchNormalization training_mode=1 (batch statistics, running-stat outputs): irc imports for inference only, batch_norm uses the given statistics",
-    r"^test_layer_normalization_(?!.*expanded)": "the cases read the Mean and InvStdDev outputs; irc's layer_norm has the inference result Y only (extra outputs are refused when read)",
     r"^test_maxpool_with_argmax_": "MaxPool's Indices output is not supported (irc imports only the pooled values)",
     r"^test_cast(like)?_\w*(BFLOAT16|FLOAT8E\w+|U?INT4|U?INT2|FLOAT4E2M1)": "Cast/CastLike from or to bfloat16, float8, float4 or 2/4-bit integers: irc's IR has no element type for them",
     r"^test_celu_bfloat16_expanded$": "bfloat16 input: irc's IR has no bfloat16 element type",

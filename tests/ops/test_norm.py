@@ -111,26 +111,79 @@ def test_layer_norm_scale_broadcasts():
                constants=("w", "b"), atol=ATOL)
 
 
-def _layer_norm_model(read_stats: bool) -> onnx.ModelProto:
-    """A LayerNormalization whose Mean output is a graph output, or named but read by nothing."""
-    x = helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [2, 6])
-    y = helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [2, 6])
-    outputs = [y] + ([helper.make_tensor_value_info("mean", onnx.TensorProto.FLOAT, [2, 1])] if read_stats else [])
-    node = helper.make_node("LayerNormalization", ["x", "w"], ["y", "mean", "inv_std"], name="ln")
-    w = onnx.numpy_helper.from_array(rand(6), "w")
-    m = helper.make_model(helper.make_graph([node], "g", [x], outputs, [w]),
+def _layer_norm_model(read: tuple[str, ...], x_shape=(2, 6), axis: int = -1, dtype=np.float32,
+                      stash_type: int | None = None, symbolic_batch: bool = False) -> onnx.ModelProto:
+    """A LayerNormalization naming all three outputs; graph outputs are Y and the names in `read`."""
+    elem = helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+    shape = list(x_shape)
+    if symbolic_batch:
+        shape[0] = "N"
+    x = helper.make_tensor_value_info("x", elem, shape)
+    outputs = [helper.make_tensor_value_info("y", elem, None)]
+    outputs += [helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, None) for n in read]
+    attrs = {"axis": axis} if stash_type is None else {"axis": axis, "stash_type": stash_type}
+    node = helper.make_node("LayerNormalization", ["x", "w", "b"], ["y", "mean", "inv_std"], name="ln", **attrs)
+    norm_shape = x_shape[axis % len(x_shape):]
+    inits = [onnx.numpy_helper.from_array(rand(*norm_shape).astype(dtype), "w"),
+             onnx.numpy_helper.from_array(rand(*norm_shape).astype(dtype), "b")]
+    m = helper.make_model(helper.make_graph([node], "g", [x], outputs, inits),
                           opset_imports=[helper.make_opsetid("", 21)])
     m.ir_version = 10
     return m
 
 
-def test_layer_norm_unread_statistics_outputs_are_ignored():
-    check_model(_layer_norm_model(read_stats=False), {"x": rand(2, 6)}, atol=ATOL)
+def test_layer_norm_unread_statistics_outputs_are_not_computed():
+    g = check_model(_layer_norm_model(read=()), {"x": rand(2, 6)}, atol=ATOL)
+    op = g.find("y")
+    assert "stats" not in op.attrs and len(op.results) == 1
 
 
-def test_layer_norm_read_statistics_outputs_are_refused():
-    with pytest.raises(IRError, match=r"node 'ln' \(LayerNormalization\): output\(s\) 'mean' .* read by the model"):
-        import_onnx(_layer_norm_model(read_stats=True))
+@pytest.mark.parametrize("axis", [0, 1, -1, -2])
+def test_layer_norm_statistics_outputs(axis):
+    # Mean and InvStdDev: float32, x's shape with the normalized dims kept as 1, as onnxruntime
+    x = rand(3, 4, 5, scale=2.0, shift=3.0)
+    g = check_model(_layer_norm_model(("mean", "inv_std"), x.shape, axis), {"x": x}, atol=ATOL)
+    op = g.find("y")
+    assert op.attrs["stats"] == 1 and [r.name for r in op.results] == ["y", "mean", "inv_std"]
+    keep = axis % 3
+    assert op.results[1].type == tensor(x.shape[:keep] + (1,) * (3 - keep))
+    got = run_graph(g, {"x": x})
+    axes = tuple(range(keep, 3))
+    np.testing.assert_allclose(got["mean"], x.mean(axis=axes, keepdims=True), rtol=1e-5)
+    np.testing.assert_allclose(got["inv_std"], 1 / np.sqrt(x.var(axis=axes, keepdims=True) + 1e-5), rtol=1e-5)
+
+
+def test_layer_norm_one_statistic_read_symbolic_batch():
+    # only InvStdDev is read: the op still has three results, the batch dim stays symbolic
+    g = check_model(_layer_norm_model(("inv_std",), (3, 8), symbolic_batch=True), {"x": rand(3, 8)}, atol=ATOL)
+    op = g.find("y")
+    assert len(op.results) == 3 and op.results[2].type == tensor(("N", 1))
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float64])
+def test_layer_norm_statistics_are_float32_for_other_inputs(dtype):
+    x = rand(2, 3, 8, scale=2.0).astype(dtype)
+    tol = 1e-3 if dtype == np.float16 else ATOL
+    g = check_model(_layer_norm_model(("mean", "inv_std"), x.shape, 1, dtype), {"x": x}, rtol=tol, atol=tol)
+    got = run_graph(g, {"x": x})
+    assert got["y"].dtype == dtype and got["mean"].dtype == got["inv_std"].dtype == np.float32
+
+
+def test_layer_norm_statistics_text_form():
+    g = parse_text("""func @main(%x: tensor<2x4xf32>, %w: tensor<4xf32>) -> (tensor<2x4xf32>, tensor<2x1xf32>, tensor<2x1xf32>) {
+  %y, %m, %r = layer_norm(%x, %w) {axis=1, stats=1} : tensor<2x4xf32>, tensor<2x1xf32>, tensor<2x1xf32>
+  return %y, %m, %r
+}
+""")
+    x = rand(2, 4, shift=5.0)
+    out = run_graph(g, {"x": x, "w": np.ones(4, np.float32)})
+    np.testing.assert_allclose(out["m"], x.mean(1, keepdims=True), rtol=1e-6)
+    np.testing.assert_allclose(out["y"], (x - out["m"]) * out["r"], rtol=1e-5, atol=ATOL)
+
+
+def test_layer_norm_read_statistics_with_other_stash_type_are_refused():
+    with pytest.raises(IRError, match=r"node 'ln' \(LayerNormalization\): stash_type=11 is not supported"):
+        import_onnx(_layer_norm_model(("mean",), stash_type=11))
 
 
 def test_layer_norm_verify_errors():
@@ -141,6 +194,8 @@ def test_layer_norm_verify_errors():
         defn.infer_types([tensor((2, 3, 4)), tensor((4,))], {"axis": 3})
     with pytest.raises(VerifyError, match="takes float operands"):
         defn.infer_types([tensor((2, 4), "i32"), tensor((4,), "i32")], {})
+    with pytest.raises(VerifyError, match="stats must be 0 .* or 1"):
+        defn.infer_types([tensor((2, 4)), tensor((4,))], {"stats": 2})
 
 
 # -- softmax, log_softmax -------------------------------------------------------------------------

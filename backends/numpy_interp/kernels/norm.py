@@ -57,13 +57,26 @@ def instance_norm(op, x, scale, bias):
 
 
 @kernel("layer_norm")
-@_f16_in_f32
 def layer_norm(op, x, scale, bias=None):
+    out_dtype = x.dtype
+    if x.dtype == np.float16:  # computed in float32, y rounded back to float16 at the end
+        x, scale = x.astype(np.float32), scale.astype(np.float32)
+        bias = None if bias is None else bias.astype(np.float32)
     axis = op.attr("axis") % x.ndim
-    y = _normalize(x, tuple(range(axis, x.ndim)), _eps(op, x.dtype)) * scale.astype(x.dtype, copy=False)
+    axes = tuple(range(axis, x.ndim))
+    mean = x.mean(axis=axes, keepdims=True)
+    centered = x - mean
+    var = np.mean(np.square(centered), axis=axes, keepdims=True)
+    std = np.sqrt(var + _eps(op, x.dtype))
+    y = centered / std * scale.astype(x.dtype, copy=False)
     if bias is not None:
         y = y + bias.astype(x.dtype, copy=False)
-    return y
+    y = y.astype(out_dtype, copy=False)
+    if not op.attr("stats"):
+        return y
+    # the statistics are float32 whatever x is (ONNX's default stash_type)
+    inv_std = (np.ones((), x.dtype) / std).astype(np.float32)
+    return y, mean.astype(np.float32), inv_std
 
 
 def _shifted(op, x):

@@ -2,11 +2,11 @@
 
     BatchNormalization     <-> batch_norm      inference mode only (training_mode=1 is an error)
     InstanceNormalization  <-> instance_norm
-    LayerNormalization     <-> layer_norm      only Y; the Mean / InvStdDev outputs must be unused
+    LayerNormalization     <-> layer_norm      Mean / InvStdDev too (stats=1) when they are read
     Softmax, LogSoftmax    <-> softmax, log_softmax   (opset 13+ semantics: one axis)
 
-Axes are stored non-negative. Outputs beyond the first (training statistics) are refused when
-anything reads them; when they are listed but unread they are ignored.
+Axes are stored non-negative. BatchNormalization's outputs beyond the first (training statistics)
+are refused when anything reads them; when they are listed but unread they are ignored.
 """
 
 from __future__ import annotations
@@ -92,13 +92,22 @@ def export_instance_norm(ctx, op):
 
 @importer("LayerNormalization")
 def import_layer_norm(ctx, node):
-    # stash_type only picks the precision of the statistics; irc's kernel computes them in
-    # float32 or wider, which is what stash_type=1 (the default) asks for.
     operands = [ctx.input(0), ctx.input(1)]
     if ctx.has_input(2):
         operands.append(ctx.input(2))
-    y = ctx.emit("layer_norm", operands, {"axis": _axis(ctx, -1), **_epsilon(ctx)})
-    return single_result(ctx, node, y, "Mean/InvStdDev")
+    attrs = {"axis": _axis(ctx, -1), **_epsilon(ctx)}
+    # Mean / InvStdDev are computed only when the node names them and something reads them
+    stats = [o for o in node.output[1:3] if o and _is_read(ctx, o)]
+    if stats:
+        # stash_type picks the element type of the statistics; irc's are float32 (stash_type=1)
+        stash = ctx.attr("stash_type", 1)
+        if stash != 1:
+            raise ctx.error(f"stash_type={stash} is not supported when the Mean/InvStdDev outputs "
+                            f"are read: irc computes them as float32 (stash_type=1)")
+        attrs["stats"] = 1
+    # Without stats stash_type is not kept: the kernel normalizes in the type of x, at least
+    # float32, which is what the default stash_type=1 asks for.
+    return ctx.emit("layer_norm", operands, attrs)
 
 
 @exporter("layer_norm")
