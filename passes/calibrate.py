@@ -59,7 +59,7 @@ class Calibrate(Pass):
     bins: int = 4096
     """Histogram bins per tensor (percentile, entropy, mse)."""
     activations: Literal["u8", "i8"] = "u8"
-    """The activation type the ranges are for (entropy levels, mse error model)."""
+    """The activation type the ranges are for (the mse error model)."""
     batch_size: int = 32
     """Samples per batch run (a graph whose inputs fix the batch size uses that instead)."""
     samples: int = 0
@@ -112,13 +112,8 @@ class Calibrate(Pass):
                 if hist:
                     evaluator.stream(graph, feeds, values, lambda v, a: observers[v].update(a))
                 else:
-                    for v, found in evaluator.minmax(graph, feeds, values).items():
-                        obs = observers[v]
-                        if found is None:
-                            obs.nonfinite += 1
-                        else:
-                            mn, mx, bad = found
-                            obs.update_minmax(mn, mx, 0, bad)
+                    for v, (mn, mx, bad) in evaluator.minmax(graph, feeds, values).items():
+                        observers[v].update_minmax(mn, mx, 0, bad)
                 batches += 1
                 if bar is not None:
                     bar.update(stream.samples - bar.n)

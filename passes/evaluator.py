@@ -45,10 +45,10 @@ class Evaluator:
             sink(v, arrays.pop(v))
 
     def minmax(self, graph: Graph, feeds: Mapping[str, np.ndarray],
-               values: Sequence[Value]) -> dict[Value, tuple[float, float, int] | None]:
-        """Per value: (min, max, number of non-finite elements) over its finite elements, or
-        None when it has none. Backends may reduce inside the model instead of returning arrays."""
-        out: dict[Value, tuple[float, float, int] | None] = {}
+               values: Sequence[Value]) -> dict[Value, tuple[float, float, int]]:
+        """Per value: (min, max, number of non-finite elements) over its finite elements (+inf,
+        -inf when it has none). Backends may reduce inside the model instead of returning arrays."""
+        out: dict[Value, tuple[float, float, int]] = {}
 
         def sink(v: Value, a: np.ndarray) -> None:
             out[v] = finite_minmax(a)

@@ -36,11 +36,14 @@ CHUNK = 1 << 20
 """Elements binned at a time: bounds the temporary arrays of a huge tensor to a few MB."""
 
 
-def finite_minmax(a: np.ndarray) -> tuple[float, float, int] | None:
-    """(min, max, number of non-finite values) over the finite values of `a`; None if there are none."""
+def finite_minmax(a: np.ndarray) -> tuple[float, float, int]:
+    """(min, max, number of non-finite values) over the finite values of `a`.
+
+    Without any finite value (an empty or all-NaN array) min is +inf and max is -inf.
+    """
     a = np.asarray(a)
     if a.size == 0:
-        return None
+        return math.inf, -math.inf, 0
     if a.dtype.kind not in "f":
         return float(a.min()), float(a.max()), 0
     mn, mx = a.min(), a.max()
@@ -50,7 +53,7 @@ def finite_minmax(a: np.ndarray) -> tuple[float, float, int] | None:
     finite = np.isfinite(a)
     n_bad = int(a.size - np.count_nonzero(finite))
     if n_bad == a.size:
-        return None
+        return math.inf, -math.inf, n_bad
     kept = a[finite]
     return float(kept.min()), float(kept.max()), n_bad
 
@@ -70,15 +73,12 @@ class MinMaxObserver:
 
     def update(self, a: np.ndarray) -> None:
         a = np.asarray(a)
-        found = finite_minmax(a)
-        if found is None:
-            self.nonfinite += a.size
-            return
-        mn, mx, bad = found
+        mn, mx, bad = finite_minmax(a)
         self.update_minmax(mn, mx, a.size - bad, bad)
 
     def update_minmax(self, mn: float, mx: float, count: int = 0, nonfinite: int = 0) -> None:
-        """Merge a batch's own finite min and max (as computed by a backend)."""
+        """Merge a batch's own finite min and max (as computed by a backend; +inf, -inf when the
+        batch had no finite value)."""
         self.min = min(self.min, float(mn))
         self.max = max(self.max, float(mx))
         self.count += count
@@ -180,12 +180,10 @@ class HistogramObserver(MinMaxObserver):
 
     def update(self, a: np.ndarray) -> None:
         a = np.asarray(a)
-        found = finite_minmax(a)
-        if found is None:
-            self.nonfinite += a.size
-            return
-        mn, mx, bad = found
+        mn, mx, bad = finite_minmax(a)
         self.update_minmax(mn, mx, a.size - bad, bad)
+        if mn > mx:             # nothing finite in this batch
+            return
         lo, hi = min(self.min, 0.0), max(self.max, 0.0)
         if lo == hi:            # all zeros so far
             self.zeros += a.size - bad

@@ -3,8 +3,9 @@
     minmax       [min, max] of every finite value seen
     percentile   [q(100 - p), q(p)] of the histogram, linear inside a bin (two-sided: each tail
                  loses (100 - p)% of the values); default p = 99.99
-    entropy      the clipping threshold t whose 8-bit quantization of the histogram of |x| loses
-                 the least information (KL divergence), TensorRT-style; range [max(min, -t), min(max, t)]
+    entropy      the clipping threshold t whose 128-level quantization of the histogram of |x|
+                 loses the least information (KL divergence), TensorRT-style; range
+                 [max(min, -t), min(max, t)]
     mse          the range whose quantization (u8 asymmetric or i8 symmetric, specs/quantization.md)
                  has the smallest expected squared error, rounding plus clipping, over the histogram
 
@@ -87,7 +88,8 @@ def kl_threshold_bins(h: np.ndarray, levels: int) -> int:
 
     Prefix sums of h, of [h > 0] and of h log h give it for all candidates at once. A candidate
     whose Q would be zero where P is not (a clipped last group that held no data) gives that
-    group PSEUDO_COUNT instead (and C_i grows by as much).
+    group PSEUDO_COUNT instead (and C_i grows by as much); one that clips every value is not a
+    candidate.
     """
     h = h.astype(np.float64)
     n = len(h)
@@ -122,24 +124,35 @@ def kl_threshold_bins(h: np.ndarray, levels: int) -> int:
     per_bin = np.where(ok, q_mass, 1.0) / np.where(count > 0, count, 1.0)
     cross = np.where(ok, p_mass * np.log(per_bin), 0.0).sum(axis=1)
     kl = (plogp - cross) / total + np.log(q_total / total)
+    # clipping everything leaves P and Q both all in the last bin, a perfect but empty match
+    kl = np.where(kept > 0, kl, np.inf)
+    if not np.isfinite(kl).any():
+        return n
     return int(cand[int(np.argmin(kl))])
+
+
+ENTROPY_LEVELS = 128
 
 
 def entropy_range(hist: Histogram, mn: float, mx: float, activations: str = "u8") -> tuple[float, float]:
     """KL-optimal clipping: one-sided for data of one sign, else a symmetric threshold on |x|.
 
     Exact zeros are left out: zero is always represented exactly, so they tell nothing about
-    where to clip (left in, a ReLU's spike at 0 drags the threshold far down).
+    where to clip (left in, a ReLU's spike at 0 drags the threshold far down). The quantized
+    distribution has ENTROPY_LEVELS levels whatever the activation type (as TensorRT's). The
+    criterion sees quantization loss only at bin resolution, so it works on the observer's
+    histogram as is (the default 4096 bins put 2048 to 4096 of them over [0, max|x|]).
     """
-    w = hist.width
     counts = hist.nonzero_counts()
-    if mn >= 0 or mx <= 0:
-        one_sided = counts[max(0, -hist.offset):] if mn >= 0 else hist.folded(counts)
-        # u8 spends all 256 levels on [0, t] when the data has one sign; i8 has 128 per side
-        levels = 256 if activations == "u8" else 128
-        t = kl_threshold_bins(one_sided, levels) * w
-        return (0.0, t) if mn >= 0 else (-t, 0.0)
-    t = kl_threshold_bins(hist.folded(counts), 128) * w
+    if mn >= 0:
+        one_sided = counts[max(0, -hist.offset):]
+    else:
+        one_sided = hist.folded(counts)
+    t = kl_threshold_bins(one_sided, ENTROPY_LEVELS) * hist.width
+    if mn >= 0:
+        return 0.0, t
+    if mx <= 0:
+        return -t, 0.0
     return -t, t
 
 

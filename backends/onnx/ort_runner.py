@@ -110,9 +110,9 @@ class OrtEvaluator(Evaluator):
         return out
 
     def minmax(self, graph: Graph, feeds: Mapping[str, np.ndarray],
-               values: Sequence[Value]) -> dict[Value, tuple[float, float, int] | None]:
+               values: Sequence[Value]) -> dict[Value, tuple[float, float, int]]:
         inputs, results = split_values(graph, values)
-        out: dict[Value, tuple[float, float, int] | None] = {
+        out: dict[Value, tuple[float, float, int]] = {
             v: finite_minmax(np.asarray(feeds[v.name])) for v in inputs}
         if not results:
             return out

@@ -214,3 +214,21 @@ def test_bad_options(options, message):
     with pytest.raises(PassError) as info:
         _calibrate(conv_graph(), batches(samples(2), 2), f"calibrate{{{method}{options}}}")
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize("method", ["minmax", "entropy"])
+@pytest.mark.parametrize("backend", ["interpreter", "onnxruntime"])
+def test_a_tensor_without_any_finite_value_gets_no_range(method, backend):
+    g = parse_text("""func @main(%x: tensor<[N]x4xf32>) -> (tensor<[N]x4xf32>) {
+  %n = neg(%x) : tensor<[N]x4xf32>
+  %s = sqrt(%n) : tensor<[N]x4xf32>
+  return %s
+}
+""")
+    x = np.abs(samples(3).reshape(-1)[:12]).reshape(3, 4) + 0.5      # sqrt of negatives: all NaN
+    ctx = _calibrate(g, {"x": x}, f"calibrate{{method={method} backend={backend}}}")
+    st = ctx.stats["calibrate"]
+    assert st["tensors without a finite value (no range)"] == ["s"]
+    assert get_range(g, g.outputs[0]) is None
+    lo, hi = get_range(g, g.ops[0].result)
+    assert hi == 0.0 and (lo == float(np.float32(-x.max())) if method == "minmax" else lo < -0.5)

@@ -70,6 +70,8 @@ def _kl_reference(h: np.ndarray, levels: int) -> int:
             if nz.any():
                 mass = h[a:b].sum() or 0.5
                 q[a:b][nz] = mass / nz.sum()
+        if h[:i].sum() == 0:
+            continue
         pn, qn = p / total, q / q.sum()
         m = pn > 0
         kl = float(np.sum(pn[m] * np.log(pn[m] / qn[m])))
@@ -97,6 +99,13 @@ def test_entropy_keeps_smooth_data_and_clips_outliers():
     y = np.concatenate([rng.standard_normal(200_000), [80.0, -90.0, 120.0]]).astype(np.float32)
     lo, hi = select_range(_observe(y), "entropy")
     assert 3.0 < hi < 10.0 and -10.0 < lo < -3.0
+
+
+def test_entropy_never_clips_every_value():
+    x = -np.abs(np.random.default_rng(6).standard_normal(12)).astype(np.float32) - 0.5
+    obs = _observe(x)
+    lo, hi = select_range(obs, "entropy")
+    assert lo <= x.max() and hi == 0.0
 
 
 def test_entropy_ignores_the_relu_spike_at_zero():

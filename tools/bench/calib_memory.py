@@ -144,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--time-samples", type=int, default=300, help="samples for the time comparison")
     p.add_argument("--threads", type=int, default=0, help="onnxruntime intra-op threads for irc (0: default)")
     p.add_argument("--with-fuse", action="store_true", help="also time fold,fuse,calibrate")
+    p.add_argument("--repeat", type=int, default=1,
+                   help="time each side this many times, alternating, and report the median (a busy "
+                        "machine's load changes from minute to minute)")
     p.add_argument("--skip-memory", action="store_true")
     p.add_argument("--skip-time", action="store_true")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -183,18 +186,26 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_time:
             n = str(args.time_samples)
             pipelines = ["fold,calibrate"] + (["fold,fuse,calibrate"] if args.with_fuse else [])
-            irc_runs = [_child(["--child", "irc", "--model", model_path, "--name", name, "--n", n,
-                                "--pipeline", pl, "--threads", str(args.threads)]) for pl in pipelines]
-            ort_run = _child(["--child", "ort", "--model", model_path, "--name", name, "--n", n])
-            results["time"] = {"irc": irc_runs, "onnxruntime": ort_run}
+            runs: dict[str, list[dict]] = {pl: [] for pl in pipelines}
+            runs["onnxruntime"] = []
+            for _ in range(max(1, args.repeat)):
+                for pl in pipelines:
+                    runs[pl].append(_child(["--child", "irc", "--model", model_path, "--name", name, "--n", n,
+                                            "--pipeline", pl, "--threads", str(args.threads)]))
+                runs["onnxruntime"].append(_child(["--child", "ort", "--model", model_path, "--name", name, "--n", n]))
+            results["time"] = runs
             if not args.json:
-                print(f"\nwall time on {n} samples (seconds):")
-                for r in irc_runs:
-                    print(f"  irc import + {r['pipeline']}: {r['seconds']:.1f} "
-                          f"(import {r['import_seconds']:.1f}, calibrate {r['calibrate_seconds']:.1f}; "
-                          f"peak {r['peak_mb']:.0f} MB)")
-                print(f"  onnxruntime quantize_static (MinMax, QDQ): {ort_run['seconds']:.1f} "
-                      f"(peak {ort_run['peak_mb']:.0f} MB)")
+                print(f"\nwall time on {n} samples, seconds (median of {max(1, args.repeat)}; every run listed):")
+                for key, rs in runs.items():
+                    secs = sorted(r["seconds"] for r in rs)
+                    label = ("onnxruntime quantize_static (MinMax, QDQ)" if key == "onnxruntime"
+                             else f"irc import + {key} (calibrate method=minmax)")
+                    detail = ""
+                    if key != "onnxruntime":
+                        detail = "; calibrate " + ", ".join(f"{r['calibrate_seconds']:.1f}" for r in rs)
+                    listed = ", ".join(f"{r['seconds']:.1f}" for r in rs)
+                    peak = max(r["peak_mb"] for r in rs)
+                    print(f"  {label}: {secs[len(secs) // 2]:.1f}  (runs: {listed}{detail}; peak {peak:.0f} MB)")
     if args.json:
         print(json.dumps(results, indent=1))
     return 0
