@@ -119,3 +119,14 @@ def test_console_script_exit_code_without_traceback(tmp_path):
     r = subprocess.run([sys.executable, "-m", "irc.cli", "--debug", "opt", str(tmp_path / "missing.ir")],
                        capture_output=True, text=True)
     assert r.returncode != 0 and "Traceback" in r.stderr
+
+
+def test_opt_without_pipeline_reproduces_both_files_byte_for_byte(tmp_path, capsys):
+    from irc.zoo import realistic_light_model
+
+    model = tmp_path / "squeezenet.onnx"
+    onnx.save(realistic_light_model("squeezenet"), model)
+    assert run_cli(capsys, "import", str(model), "-o", str(tmp_path / "a.ir"))[0] == 0
+    assert run_cli(capsys, "opt", str(tmp_path / "a.ir"), "-o", str(tmp_path / "b.ir"))[0] == 0
+    assert (tmp_path / "a.ir").read_bytes() == (tmp_path / "b.ir").read_bytes()
+    assert (tmp_path / "a.weights.npz").read_bytes() == (tmp_path / "b.weights.npz").read_bytes()
