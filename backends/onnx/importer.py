@@ -5,7 +5,7 @@
 Steps:
   1. load the model; external data is read only from files inside the model's folder;
   2. upgrade the default-domain opset to CANONICAL_OPSET with onnx's version converter, so each
-     converter handles one form of its op (opsets 7 and newer are accepted);
+     converter handles one form of its op (any opset the converter can upgrade is accepted);
   3. fold at import: Constant / ConstantOfShape / every node whose inputs are all constants (onnx's
      reference evaluator computes it), and Shape/Size of tensors whose shape is static — this
      removes the shape subgraphs (Shape -> Gather -> Unsqueeze -> Concat -> Reshape) exporters emit;
@@ -19,6 +19,7 @@ Identity and Dropout (inference mode) become aliases of their input.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -103,17 +104,38 @@ def default_opset(model: onnx.ModelProto) -> int:
 
 
 def canonicalize_opset(model: onnx.ModelProto) -> onnx.ModelProto:
-    version = default_opset(model)
-    if version < 7:
-        raise IRError(f"opset {version} is older than the oldest supported (7)")
-    if version < CANONICAL_OPSET:
-        from .ops.resample import upgrade_opset  # onnx's converter, keeping Upsample's sampling
+    """The model upgraded to CANONICAL_OPSET by onnx's version converter (any opset >= 1).
 
-        try:
-            model = upgrade_opset(model, CANONICAL_OPSET)
-        except Exception as e:
-            raise IRError(f"cannot upgrade the model from opset {version} to {CANONICAL_OPSET}: {e}") from None
-    return model
+    Whether an old model can be upgraded is the converter's call: models it cannot convert
+    (some ops of the oldest opsets have no adapter) are refused with its reason.
+    """
+    version = default_opset(model)
+    if version < 1:
+        raise IRError(f"the model declares default-domain opset {version}; opsets start at 1")
+    if version >= CANONICAL_OPSET:
+        return model
+    what = f"cannot upgrade the model from opset {version} to {CANONICAL_OPSET}"
+    # the converter fails on ops ONNX no longer defines with an unformatted message: name them
+    gone = sorted({n.op_type for n in model.graph.node
+                   if n.domain in ("", "ai.onnx") and not onnx.defs.has(n.op_type)})
+    if gone:
+        raise IRError(f"{what}: op type(s) {', '.join(gone)} are not defined by ONNX's "
+                      f"default domain (removed experimental ops or unknown names)")
+    from .ops.resample import upgrade_opset  # onnx's converter, keeping Upsample's sampling
+
+    try:
+        return upgrade_opset(model, CANONICAL_OPSET)
+    except Exception as e:
+        raise IRError(f"{what} with onnx's version converter: {_converter_reason(e)}") from None
+
+
+def _converter_reason(e: Exception) -> str:
+    """The converter's message without its source location and assertion text."""
+    text = " ".join(str(e).split())
+    m = re.search(r"No Adapter From Version \$?(\d+) for (\w+)", text)
+    if m:
+        return f"it has no adapter for {m.group(2)} from opset {m.group(1)}"
+    return text.rsplit("failed: ", 1)[-1] or type(e).__name__
 
 
 # -- conversion context ---------------------------------------------------------------------------

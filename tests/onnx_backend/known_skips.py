@@ -11,7 +11,6 @@ KNOWN_SKIPS: dict[str, str] = {
     r"^test_celu_bfloat16_expanded$": "bfloat16 input: irc's IR has no bfloat16 element type",
     r"^test_equal_string": "string tensors: irc's IR has no string element type",
     r"^test_clip(_example|_inbounds|_outbounds|_splitbounds|_min_greater_than_max|_default_min|_default_max|_default_int8_min|_default_int8_max)?$": "the Clip bounds are graph inputs; irc needs constant bounds (they become the clip op's min/max attributes)",
-    r"^test_not_[234]d$": "the model declares opset 1; the importer accepts opset 7 and newer",
     # shape family: shape-like inputs that the cases feed as graph inputs (run-time values);
     # irc turns them into attributes and needs them at import
     r"^test_reshape_(reordered_all_dims|reordered_last_dims|reduced_dims|extended_dims|negative_dim|negative_extended_dims|zero_dim|zero_and_negative_dim|allowzero_reordered)$": "Reshape's target shape is a graph input; irc needs it at import (it becomes the reshape op's `shape` attribute)",
