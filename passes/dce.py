@@ -16,11 +16,11 @@ from irc.ir.graph import Graph
 from .base import Pass, PassContext, register_pass
 
 
-def remove_dead_ops(graph: Graph) -> int:
-    """Erase every op without uses; returns how many were erased."""
+def remove_dead_ops(graph: Graph, kinds: tuple[str, ...] | None = None) -> int:
+    """Erase every op without uses (only ops of `kinds` when given); returns how many."""
     removed = 0
     for op in reversed(list(graph.ops)):
-        if not any(r.uses for r in op.results):
+        if (kinds is None or op.name in kinds) and not any(r.uses for r in op.results):
             graph.erase(op)
             removed += 1
     return removed

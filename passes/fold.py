@@ -28,6 +28,7 @@ from irc.ir.op import Op
 
 from .affine import AFFINE_OPS, channel_affine
 from .base import Pass, PassContext, register_pass
+from .dce import remove_dead_ops
 from .evaluate import evaluate_op
 
 NEVER_FOLD = {"const", "quantize", "dequantize"}
@@ -134,15 +135,6 @@ def fold_affine_ops(graph: Graph, kinds: tuple[str, ...] = AFFINE_OPS) -> int:
     return folded
 
 
-def remove_dead_constants(graph: Graph) -> int:
-    removed = 0
-    for op in reversed(list(graph.ops)):
-        if op.name == "const" and not op.result.uses:
-            graph.erase(op)
-            removed += 1
-    return removed
-
-
 @register_pass
 @dataclass(frozen=True)
 class Fold(Pass):
@@ -157,7 +149,7 @@ class Fold(Pass):
     def run(self, graph: Graph, ctx: PassContext) -> bool:
         n_const = fold_constants(graph, self.max_elements)
         n_bn = fold_affine_ops(graph) if self.batch_norm else 0
-        removed = remove_dead_constants(graph)
+        removed = remove_dead_ops(graph, ("const",))
         ctx.record(self.name, "ops folded", n_const)
         ctx.record(self.name, "affine ops folded", n_bn)
         return bool(n_const or n_bn or removed)

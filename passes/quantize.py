@@ -32,6 +32,7 @@ from irc.ir.types import QuantType
 from irc.ir.value import Value
 
 from .base import Pass, PassContext, PassError, register_pass
+from .dce import remove_dead_ops
 from .fallback import FALLBACK_KEY
 from .qparams import activation_type, bias_type_and_values, fit_bias, quantize_with_scales, weight_scales, weight_type
 
@@ -249,14 +250,8 @@ class Quantize(Pass):
             ctx.record(self.name, "quantized ops", 0)
             return False
         counts = _rewrite(plan)
-        _drop_dead_constants(graph)
+        remove_dead_ops(graph, ("const",))
         for k, v in counts.items():
             ctx.record(self.name, k, v)
         ctx.record(self.name, "float for want of a range", len(plan.no_range))
         return True
-
-
-def _drop_dead_constants(graph: Graph) -> None:
-    for op in reversed(list(graph.ops)):
-        if op.name == "const" and not op.result.uses:
-            graph.erase(op)
