@@ -1,0 +1,120 @@
+"""`irc bench`: time fp32 against irc's int8 and other quantizers' int8, per model; tables and JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+
+from irc.ir.diagnostics import IRError
+
+NAME = "bench"
+HELP = ("benchmark fp32 vs irc int8 vs onnxruntime's quantize_static (and NNCF / OpenVINO when installed): "
+        "latency, speedup, kernels, memory, file size")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("models", nargs="*", metavar="MODEL",
+                   help="zoo names (default: all eleven) or .onnx files; see irc.zoo.ZOO_MODELS")
+    p.add_argument("--variants", metavar="LIST",
+                   help="comma-separated, from fp32, irc, ort, nncf, ov-fp32, ov-int8 (default: fp32,irc,ort "
+                        "plus nncf and ov-fp32,ov-int8 when those packages are installed); fp32 is always run")
+    p.add_argument("--batch", default="1,8", metavar="LIST", help="batch sizes (default 1,8)")
+    p.add_argument("--threads", default="1,2", metavar="LIST", help="intra-op thread counts (default 1,2)")
+    p.add_argument("--rounds", type=int, default=100, metavar="N", help="at most N timing rounds per cell (default 100)")
+    p.add_argument("--min-rounds", type=int, default=5, metavar="N",
+                   help="at least N rounds per cell, even past the budget (default 5)")
+    p.add_argument("--budget-seconds", type=float, default=8.0, metavar="S",
+                   help="stop a cell's rounds after S seconds once --min-rounds are done (default 8)")
+    p.add_argument("--warmup", type=int, default=2, metavar="N", help="untimed runs of each variant first (default 2)")
+    p.add_argument("--calib-samples", type=int, default=32, metavar="N",
+                   help="random-normal calibration samples, the same for every quantizer (default 32)")
+    p.add_argument("--seed", type=int, default=0, help="seed of zoo weights and of the random data (default 0)")
+    p.add_argument("--irc-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="an option for irc.quantize (VALUE read as JSON when it parses, else as text); repeatable")
+    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    p.add_argument("--workdir", metavar="DIR", help="where model files go (default: ~/.cache/irc/bench)")
+    p.add_argument("--json", metavar="FILE", help="write the full result as JSON ('-' for stdout)")
+    p.add_argument("--markdown", metavar="FILE", help="write the tables as Markdown")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _ints(text: str, opt: str) -> list[int]:
+    try:
+        vals = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise IRError(f"{opt} expects comma-separated integers, got {text!r}") from None
+    if not vals or any(v < 1 for v in vals):
+        raise IRError(f"{opt} expects positive integers, got {text!r}")
+    return vals
+
+
+def _irc_options(items: list[str]) -> dict:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise IRError(f"--irc-option expects KEY=VALUE, got {item!r}")
+        try:
+            out[key.strip()] = json.loads(value)
+        except ValueError:
+            out[key.strip()] = value
+    return out
+
+
+def _write(path: str, text: str) -> None:
+    from irc.ir.weights_io import atomic_write_bytes
+
+    from ._common import check_output
+
+    atomic_write_bytes(check_output(path), text.encode())
+
+
+def _command(args, opts) -> str:
+    """The command line that repeats this run (options spelled out), for the report."""
+    parts = ["irc", "bench", *args.models, "--variants", ",".join(opts.variants),
+             "--batch", ",".join(map(str, opts.batches)), "--threads", ",".join(map(str, opts.threads)),
+             "--rounds", str(opts.rounds), "--min-rounds", str(opts.min_rounds),
+             "--budget-seconds", f"{opts.budget_seconds:g}", "--calib-samples", str(opts.calib_samples)]
+    if opts.seed:
+        parts += ["--seed", str(opts.seed)]
+    for item in args.irc_option:
+        parts += ["--irc-option", item]
+    if not opts.memory:
+        parts.append("--no-memory")
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def run(args) -> int:
+    from irc.bench import BenchOptions, default_variants, format_report, run_bench
+    from irc.zoo import ZOO_MODELS
+
+    variants = ([v.strip() for v in args.variants.split(",") if v.strip()] if args.variants
+                else default_variants())
+    if args.min_rounds < 1 or args.warmup < 0:
+        raise IRError("--min-rounds must be at least 1 and --warmup not negative")
+    opts = BenchOptions(variants=variants, batches=_ints(args.batch, "--batch"),
+                        threads=_ints(args.threads, "--threads"), rounds=args.rounds, min_rounds=args.min_rounds,
+                        budget_seconds=args.budget_seconds, warmup=args.warmup, calib_samples=args.calib_samples,
+                        seed=args.seed, memory=not args.no_memory, quantize_options=_irc_options(args.irc_option))
+    for out in (args.json, args.markdown):  # fail before the long run, not after it
+        if out and out != "-":
+            from ._common import check_output
+
+            check_output(out)
+    progress = not args.quiet and sys.stderr.isatty()
+    command = _command(args, opts)
+    result = run_bench(args.models or list(ZOO_MODELS), opts, workdir=args.workdir, progress=progress,
+                       command=command)
+    text = format_report(result)
+    if args.json == "-":
+        json.dump(result, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(text)
+        if args.json:
+            _write(args.json, json.dumps(result, indent=1) + "\n")
+    if args.markdown:
+        _write(args.markdown, format_report(result, markdown=True))
+    return 0
