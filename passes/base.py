@@ -46,6 +46,8 @@ class PassContext:
     quiet     no progress bars
     extras    free-form settings from the driver (e.g. a validation set and a metric)
     stats     what passes report (pass name -> {statistic: value}), shown by the driver
+    budget    an accuracy budget (irc.passes.budget.AccuracyBudget): the pass manager then runs
+              `quantize` through the budget search, and the search's result lands in it
     """
 
     calib: Any = None
@@ -53,6 +55,7 @@ class PassContext:
     quiet: bool = False
     extras: dict[str, Any] = field(default_factory=dict)
     stats: dict[str, dict[str, Any]] = field(default_factory=dict)
+    budget: Any = None
 
     def record(self, pass_name: str, key: str, value: Any) -> None:
         self.stats.setdefault(pass_name, {})[key] = value

@@ -2,6 +2,10 @@
 
 Instruments observe the run without passes knowing about them (before_pass, after_pass,
 pass_failed); printing the IR after each pass and timing passes are instruments.
+
+With an accuracy budget in the PassContext (`ctx.budget`), the first `quantize` pass runs through
+the budget search (passes/budget.py): the manager hands it the graph as it is before quantize
+and the passes that follow, and the search returns ops to fp32 until the metric is in budget.
 """
 
 from __future__ import annotations
@@ -72,12 +76,18 @@ class PassManager:
 
     def run(self, graph: Graph, ctx: PassContext | None = None) -> Graph:
         ctx = ctx or PassContext()
+        budget_at = self._budget_position(ctx)
         try:
-            for p in self.passes:
+            for i, p in enumerate(self.passes):
                 for ins in self.instruments:
                     ins.before_pass(p, graph)
                 try:
-                    changed = bool(p.run(graph, ctx))
+                    if i == budget_at:
+                        from .budget import run_with_budget
+
+                        changed = run_with_budget(p, self.passes[i + 1:], graph, ctx)
+                    else:
+                        changed = bool(p.run(graph, ctx))
                 except Exception as e:
                     for ins in self.instruments:
                         ins.pass_failed(p, graph, e)
@@ -95,3 +105,13 @@ class PassManager:
             for ins in self.instruments:
                 ins.finish()
         return graph
+
+    def _budget_position(self, ctx: PassContext) -> int | None:
+        """Index of the pass the accuracy budget applies to (the first quantize), if any."""
+        if getattr(ctx, "budget", None) is None:
+            return None
+        for i, p in enumerate(self.passes):
+            if p.name == "quantize":
+                return i
+        raise PassError("an accuracy budget (--max-drop) needs the quantize pass in the pipeline, "
+                        "e.g. --pipeline=fold,fuse,calibrate,quantize")

@@ -57,6 +57,20 @@ def _check_compatible(model: ModelRunner, ref: ModelRunner) -> None:
         raise IRError(f"the reference model's inputs {[n for n, _ in b]} differ from the model's {[n for n, _ in a]}")
 
 
+def check_metrics(metrics: Sequence[Metric], ds: Dataset, has_reference: bool) -> None:
+    """Each metric can be computed on `ds` (labels, ground truth, a reference model)."""
+    if not metrics:
+        raise IRError("no metric given")
+    for m in metrics:
+        if m.needs_reference and not has_reference:
+            raise IRError(f"metric {m.name} compares against a reference model: give --reference fp32.onnx")
+        if m.needs_objects and ds.task != "detection":
+            raise IRError(f"metric {m.name} needs detection ground truth; {ds.describe()} has none")
+        if m.needs_labels and ds.task != "classification":
+            raise IRError(f"metric {m.name} needs class labels; {ds.describe()} has none "
+                          "(use --metric agreement with --reference for unlabeled data)")
+
+
 def evaluate(model: str | Path | ModelRunner, data: str | Path | Dataset, metrics: Sequence[str | Metric], *,
              reference: str | Path | ModelRunner | None = None, batch_size: int = 32, limit: int | None = None,
              seed: int = 0, progress: bool | None = None, detection=None, **open_kwargs) -> EvalResult:
@@ -73,16 +87,7 @@ def evaluate(model: str | Path | ModelRunner, data: str | Path | Dataset, metric
         _check_compatible(runner, ref)
     ds = data if isinstance(data, Dataset) else open_dataset(data, **open_kwargs)
     ms = [m if isinstance(m, Metric) else make_metric(m, classes=ds.classes, detection=detection) for m in metrics]
-    if not ms:
-        raise IRError("no metric given")
-    for m in ms:
-        if m.needs_reference and ref is None:
-            raise IRError(f"metric {m.name} compares against a reference model: give --reference fp32.onnx")
-        if m.needs_objects and ds.task != "detection":
-            raise IRError(f"metric {m.name} needs detection ground truth; {ds.describe()} has none")
-        if m.needs_labels and ds.task != "classification":
-            raise IRError(f"metric {m.name} needs class labels; {ds.describe()} has none "
-                          "(use --metric agreement with --reference for unlabeled data)")
+    check_metrics(ms, ds, ref is not None)
     total = len(select_indices(len(ds), limit, seed))
     show = sys.stderr.isatty() if progress is None else progress
     bar = None

@@ -37,6 +37,8 @@ class QuantizeResult:
     """(stage, seconds) in order."""
     source_bytes: int | None = None
     warnings: list[str] = field(default_factory=list)
+    budget: Any = None
+    """The accuracy-budget result (irc.passes.budget.BudgetResult) when a budget was given."""
 
     @property
     def model_bytes(self) -> int:
@@ -68,6 +70,7 @@ class QuantizeResult:
             "timings": {k: round(v, 4) for k, v in self.timings},
             "stats": _jsonable(self.stats),
             "warnings": self.warnings,
+            **({"budget": _budget_json(self.budget)} if self.budget is not None else {}),
         }
 
     def summary(self) -> str:
@@ -85,6 +88,12 @@ class QuantizeResult:
         lines.append("time: " + ", ".join(f"{k} {t:.2f} s ({100 * t / total:.0f}%)" for k, t in self.timings)
                      + f"; total {total:.2f} s")
         return "\n".join(lines)
+
+
+def _budget_json(result: Any) -> dict[str, Any]:
+    from irc.budget_report import report_json
+
+    return report_json(result)
 
 
 def _mb(n: int) -> str:
@@ -161,11 +170,19 @@ def load_model(model: Any) -> tuple[Graph, int | None]:
 def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str = "u8",
              per_channel: bool = True, samples: int = 0, batch_size: int = 32, skip: Iterable[str] = (),
              pipeline: str | None = None, preprocess: str | None = None, quiet: bool = True,
-             on_stage: Callable[[str], None] | None = None) -> QuantizeResult:
+             on_stage: Callable[[str], None] | None = None, val: Any = None, metric: str | None = None,
+             max_drop: str | float | None = None, val_limit: int | None = None,
+             detection: str | None = None, objective: str = "fewest-ops", sensitivity: str = "interpreter",
+             ranking_samples: int = 64) -> QuantizeResult:
     """Quantize `model` (path, onnx.ModelProto or Graph) with calibration data `calib`.
 
     calib: an .npz path / image folder / VOC root, a dict {input name: array with a leading
     sample axis}, or an iterable of such dicts (batches).
+
+    Accuracy budget: with `val` (a data path, or an irc.passes.budget.Validation) and `max_drop`
+    (0.01: absolute, in metric units; "1%": relative to fp32), ops go back to fp32 until the
+    metric (`metric`, default top1 / map / agreement with fp32) drops by at most that much;
+    `result.budget` tells how it went (specs/accuracy-budget.md).
     """
     from irc.backends.onnx.qdq import export_qdq
     from irc.passes import PassContext, PassManager
@@ -188,6 +205,12 @@ def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str
                     f"quantize{{activations={activations} per-channel={str(per_channel).lower()}{skip_opt}}}")
     ctx = PassContext(calib=calibration_source(calib, graph, limit=samples or None, preprocess=preprocess),
                       quiet=quiet)
+    if max_drop is not None or val is not None:
+        from irc.budget_setup import make_budget
+
+        ctx.budget = make_budget(graph, val, max_drop, metric=metric, preprocess=preprocess, limit=val_limit,
+                                 detection=detection, objective=objective, engine=sensitivity,
+                                 ranking_samples=ranking_samples)
 
     from irc.passes.manager import Instrument
 
@@ -205,4 +228,5 @@ def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str
     qdq = export_qdq(graph, warn=warnings.append)
     onnx.checker.check_model(qdq)
     timings.append(("emit", time.perf_counter() - t))
-    return QuantizeResult(graph, qdq, ctx.stats, timings, source_bytes, warnings)
+    budget = ctx.budget.result if ctx.budget is not None else None
+    return QuantizeResult(graph, qdq, ctx.stats, timings, source_bytes, warnings, budget)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import sys
 
+from ._budget import add_budget_arguments, check_budget_args, finish_budget
+
 NAME = "quantize"
 HELP = "Quantize an ONNX model to int8: import, fold, fuse, calibrate, quantize, emit QDQ ONNX."
 
@@ -28,6 +30,7 @@ def add_arguments(p) -> None:
     p.add_argument("--pipeline", help="a custom pipeline instead of the default")
     p.add_argument("--load", action="append", default=[], metavar="MODULE",
                    help="a .py file or module that registers passes (repeatable)")
+    add_budget_arguments(p)
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress and no summary on stderr")
 
@@ -39,6 +42,7 @@ def run(args) -> int:
     from ._common import check_output
 
     out = check_output(args.output, args.model, args.calib)
+    check_budget_args(args)
     for module in args.load:
         load_plugin(module)
     progress = sys.stderr.isatty() and not args.quiet
@@ -51,7 +55,10 @@ def run(args) -> int:
         args.model, args.calib, method=args.method, activations=args.activations,
         per_channel=not args.per_tensor, samples=args.samples, batch_size=args.batch_size,
         skip=[s for s in args.skip.split(",") if s], pipeline=args.pipeline, preprocess=args.preprocess,
-        quiet=args.quiet or not sys.stderr.isatty(), on_stage=on_stage)
+        quiet=args.quiet or not sys.stderr.isatty(), on_stage=on_stage,
+        val=args.val, metric=args.metric, max_drop=args.max_drop, val_limit=args.val_limit,
+        detection=args.detection, objective=args.objective, sensitivity=args.sensitivity,
+        ranking_samples=args.ranking_samples)
     result.save(out)
     for w in result.warnings:
         print(f"irc quantize: warning: {w}", file=sys.stderr)
@@ -60,4 +67,4 @@ def run(args) -> int:
     elif not args.quiet:
         print(result.summary(), file=sys.stderr)
         print(f"wrote {out}", file=sys.stderr)
-    return 0
+    return finish_budget(args, result.budget, NAME, quiet=args.quiet or args.json)

@@ -1,0 +1,426 @@
+"""Sensitivity: which parts of a quantized graph cost accuracy, measured without full evaluations.
+
+Quantization adds error at *sites*:
+
+    activation site   a tensor stored as int8: the result of an int8 op, or a float value that a
+                      `quantize` feeds to int8 ops (data-movement ops share their operand's
+                      tensor, so they belong to its site)
+    weights site      the int8 weights (and int32 bias) of one conv / gemm / matmul
+
+A site's error disappears only when every op that touches it is fp32: for an activation, the
+op that produces it and every int8 op that reads it (through data-movement ops); for weights,
+the op itself. That set of ops is the site's *group*. Returning one op alone to fp32 often
+removes nothing: the int8 tensor it reads is still int8.
+
+The *harm* of a site is the relative noise power at the graph outputs when only that site is
+quantized and everything else computes in fp32,
+
+    harm = mean over outputs of  sum (y_site - y_fp32)^2 / sum y_fp32^2     (on ranking samples)
+
+so 10*log10(1/harm) is the output SQNR that site alone allows. Engines:
+
+    onnxruntime   one fake-quantized copy of the float graph per site, run whole by onnxruntime
+                  (optimizations off, so the Q/DQ pair is exactly the int8 rounding); the fast
+                  default
+    interpreter   the numpy interpreter runs the float graph once and caches every activation;
+                  for each site only the ops downstream of it are computed again
+    local         no propagation: each site's consumers are computed again (from the cache) and
+                  the noise is measured at their outputs — one pass in all, for large graphs
+
+Also here: multiply-accumulate counts per op (what an int8 kernel saves), and the cumulative
+SQNR of every op's result in a quantized graph against the fp32 graph (for the report).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from irc.ir.graph import Graph
+from irc.ir.op import Op
+from irc.ir.types import QuantType, TensorType
+from irc.ir.value import Value
+
+from .clone import clone_graph
+from .evaluate import evaluate_op
+from .evaluator import Evaluator
+from .quantize import COMPUTE, REQUANTIZE
+
+ENGINES = ("onnxruntime", "interpreter", "local")
+CASTS = ("const", "quantize", "dequantize")
+
+
+@dataclass
+class Site:
+    """One source of quantization error and the ops that must be fp32 to remove it."""
+
+    kind: str                    # "activation" or "weights"
+    name: str                    # the tensor's name, or the op's name for weights
+    group: tuple[str, ...]       # names of the ops to return to fp32, in graph order
+    value: Value | None = None   # activation: the float graph's value
+    qtype: QuantType | None = None
+    op: Op | None = None         # weights: the float graph's op
+    weights: dict[int, np.ndarray] = field(default_factory=dict)  # operand index -> dequantized array
+    harm: float = 0.0
+
+    @property
+    def sqnr_db(self) -> float:
+        return math.inf if self.harm <= 0 else 10.0 * math.log10(1.0 / self.harm)
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} (weights)" if self.kind == "weights" else self.name
+
+
+@dataclass
+class OpInfo:
+    """A quantizable op of the float graph."""
+
+    name: str
+    kind: str
+    macs: int
+    index: int
+
+
+@dataclass
+class QuantizedCopy:
+    """A quantized copy of the float graph and the map from its parts back to the float graph."""
+
+    graph: Graph
+    float_op: dict[int, Op]        # id(op of the copy) -> op of the float graph
+    float_value: dict[int, Value]  # id(value of the copy) -> value of the float graph
+
+    def float_name(self, op: Op) -> str | None:
+        f = self.float_op.get(id(op))
+        return f.label if f is not None else None
+
+
+def quantized_copy(float_graph: Graph, make: Callable[[Graph], None]) -> QuantizedCopy:
+    """Copy the float graph, run `make` (the quantize pass, ...) on the copy, keep the maps."""
+    g, ops = clone_graph(float_graph)
+    float_op = {id(c): f for c, f in zip(ops, float_graph.ops)}
+    float_value = {id(c): f for c, f in zip(g.inputs, float_graph.inputs)}
+    for c, f in zip(ops, float_graph.ops):
+        for cr, fr in zip(c.results, f.results):
+            float_value[id(cr)] = fr
+    make(g)
+    return QuantizedCopy(g, float_op, float_value)
+
+
+def is_int8(op: Op) -> bool:
+    return op.name not in CASTS and any(r.type.is_quantized for r in op.results)
+
+
+def candidates(q: QuantizedCopy) -> list[Op]:
+    """Ops of the quantized copy that are int8 and may go back to fp32 (compute and requantizing
+    ops; data-movement ops follow their operand)."""
+    return [op for op in q.graph.ops if id(op) in q.float_op and is_int8(op) and op.name in COMPUTE + REQUANTIZE]
+
+
+def _readers(v: Value, cand: set[int]) -> list[Op]:
+    """Candidate ops reading the int8 value v, directly or through data-movement ops."""
+    out: list[Op] = []
+    stack = [v]
+    seen: set[int] = set()
+    while stack:
+        x = stack.pop()
+        for u in x.uses:
+            op = u.op
+            if id(op) in seen:
+                continue
+            seen.add(id(op))
+            if id(op) in cand:
+                out.append(op)
+            elif is_int8(op):  # data movement on the same int8 tensor
+                stack.extend(r for r in op.results if r.type.is_quantized)
+    return out
+
+
+def find_sites(q: QuantizedCopy) -> list[Site]:
+    """Every activation and weights site of the quantized copy, in graph order."""
+    from .fallback import is_fallback
+
+    cand_ops = candidates(q)
+    cand = {id(op) for op in cand_ops}
+    order = {id(op): i for i, op in enumerate(q.graph.ops)}
+    g = q.graph
+    sites: list[Site] = []
+
+    def names(ops: Iterable[Op]) -> tuple[str, ...]:
+        return tuple(q.float_name(o) for o in sorted(ops, key=lambda o: order[id(o)]))
+
+    for op in g.ops:
+        if op.name == "quantize":
+            fv = q.float_value.get(id(op.operands[0]))
+            producer = None
+        elif id(op) in cand:
+            fv = None
+            producer = op
+        else:
+            continue
+        for r in op.results:
+            if not r.type.is_quantized:
+                continue
+            value = fv if fv is not None else q.float_value[id(r)]
+            group = ([producer] if producer is not None else []) + _readers(r, cand)
+            group = [o for o in group if not is_fallback(q.float_op[id(o)])]
+            if not group or value is None:
+                continue
+            sites.append(Site("activation", value.name or "?", names(group), value=value, qtype=r.type.quant))
+    for op in cand_ops:
+        if op.name not in COMPUTE:
+            continue
+        w = {}
+        for i in (1, 2):
+            if i < len(op.operands) and op.operands[i].type.is_quantized:
+                arr = g.const_value(op.operands[i])
+                if arr is not None:
+                    w[i] = dequantize(arr, op.operands[i].type)
+        if w:
+            fop = q.float_op[id(op)]
+            sites.append(Site("weights", fop.label, (fop.label,), op=fop, weights=w))
+    return sites
+
+
+def op_infos(float_graph: Graph, q: QuantizedCopy) -> dict[str, OpInfo]:
+    """The candidate ops by name, with their multiply-accumulates per sample."""
+    index = {id(op): i for i, op in enumerate(float_graph.ops)}
+    out = {}
+    for op in candidates(q):
+        f = q.float_op[id(op)]
+        out[f.label] = OpInfo(f.label, f.name, macs(f), index[id(f)])
+    return out
+
+
+def _numel(t: TensorType) -> int:
+    return int(np.prod([d if isinstance(d, int) else 1 for d in t.shape], dtype=np.int64))
+
+
+def macs(op: Op) -> int:
+    """Multiply-accumulates per sample (symbolic dims count as 1); elements for other ops."""
+    out = _numel(op.results[0].type)
+    if op.name == "conv" and len(op.operands) > 1:
+        w = op.operands[1].type.shape
+        return out * int(np.prod([d if isinstance(d, int) else 1 for d in w[1:]], dtype=np.int64))
+    if op.name in ("gemm", "matmul") and len(op.operands) > 1:
+        a = op.operands[0].type.shape
+        k = a[-1] if not (op.name == "gemm" and op.attrs.get("trans_a")) else a[0]
+        return out * (k if isinstance(k, int) else 1)
+    return out
+
+
+# -- casts ------------------------------------------------------------------------------------
+
+def _cast(kind: str, array: np.ndarray, src: TensorType, dst: TensorType) -> np.ndarray:
+    op = Op(kind, [Value(src)], [dst])
+    return evaluate_op(op, [array])[0]
+
+
+def dequantize(stored: np.ndarray, t: TensorType) -> np.ndarray:
+    return _cast("dequantize", stored, t, t.with_element("f32"))
+
+
+def fake_quantize(x: np.ndarray, t: TensorType, qt: QuantType) -> np.ndarray:
+    """dequantize(quantize(x)) with the int8 type qt: the value an int8 tensor stands for."""
+    qtype = t.with_element(qt)
+    return _cast("dequantize", _cast("quantize", x, t, qtype), qtype, t)
+
+
+# -- harm -------------------------------------------------------------------------------------
+
+class NoiseMeter:
+    """Relative output noise of outputs against reference outputs, summed over batches."""
+
+    def __init__(self, n_outputs: int) -> None:
+        self.noise = np.zeros(n_outputs)
+        self.signal = np.zeros(n_outputs)
+
+    def add(self, got: Sequence[np.ndarray], ref: Sequence[np.ndarray]) -> None:
+        for i, (a, b) in enumerate(zip(got, ref)):
+            a = np.asarray(a, dtype=np.float64)
+            b = np.asarray(b, dtype=np.float64)
+            self.noise[i] += float(((a - b) ** 2).sum())
+            self.signal[i] += float((b * b).sum())
+
+    def value(self) -> float:
+        rel = [n / s if s > 0 else (0.0 if n == 0 else 1.0) for n, s in zip(self.noise, self.signal)]
+        return float(np.mean(rel)) if rel else 0.0
+
+
+class ActivationCache:
+    """Every float activation of the float graph on the ranking batches (one interpreter pass)."""
+
+    def __init__(self, graph: Graph, batches: Sequence[Mapping[str, np.ndarray]], evaluator: Evaluator) -> None:
+        self.graph = graph
+        self.batches = list(batches)
+        values = list(graph.inputs) + [r for op in graph.ops if op.name != "const" for r in op.results]
+        self.arrays: list[dict[int, np.ndarray]] = []
+        for feeds in self.batches:
+            got = evaluator.run(graph, feeds, values)
+            self.arrays.append({id(v): a for v, a in got.items()})
+
+    def get(self, b: int, v: Value) -> np.ndarray:
+        a = self.arrays[b].get(id(v))
+        if a is None:
+            a = self.graph.const_value(v)
+        if a is None:
+            raise KeyError(v)
+        return a
+
+    def outputs(self, b: int) -> list[np.ndarray]:
+        return [self.get(b, v) for v in self.graph.outputs]
+
+
+def _downstream(graph: Graph, start: int, seeds: set[int]) -> list[Op]:
+    """Ops after index `start` that read, directly or not, a value in `seeds` (ids)."""
+    live = set(seeds)
+    out = []
+    for op in graph.ops[start + 1:]:
+        if op.name != "const" and any(id(v) in live for v in op.operands):
+            out.append(op)
+            live.update(id(r) for r in op.results)
+    return out
+
+
+def _inject(cache: ActivationCache, site: Site, b: int) -> dict[int, np.ndarray]:
+    """The changed values (by id) right where the site is, for batch b."""
+    if site.kind == "activation":
+        v = site.value
+        return {id(v): fake_quantize(cache.get(b, v), v.type, site.qtype)}
+    op = site.op
+    args = [site.weights.get(i, cache.get(b, v)) if i in site.weights else cache.get(b, v)
+            for i, v in enumerate(op.operands)]
+    return {id(r): a for r, a in zip(op.results, evaluate_op(op, args))}
+
+
+def _site_index(graph: Graph, site: Site) -> int:
+    index = {id(op): i for i, op in enumerate(graph.ops)}
+    if site.kind == "weights":
+        return index[id(site.op)]
+    p = site.value.producer
+    return index[id(p)] if p is not None else -1
+
+
+def harm_interpreter(cache: ActivationCache, site: Site) -> float:
+    """Propagate the site's error through the float graph, recomputing only downstream ops."""
+    g = cache.graph
+    start = _site_index(g, site)
+    seeds = {id(site.value)} if site.kind == "activation" else {id(r) for r in site.op.results}
+    ops = _downstream(g, start, seeds)
+    meter = NoiseMeter(len(g.outputs))
+    for b in range(len(cache.batches)):
+        changed = _inject(cache, site, b)
+        for op in ops:
+            args = [changed[id(v)] if id(v) in changed else cache.get(b, v) for v in op.operands]
+            for r, a in zip(op.results, evaluate_op(op, args)):
+                changed[id(r)] = a
+        got = [changed.get(id(v), cache.get(b, v)) for v in g.outputs]
+        meter.add(got, cache.outputs(b))
+    return meter.value()
+
+
+def harm_local(cache: ActivationCache, site: Site) -> float:
+    """The site's error at the outputs of its first readers (no propagation further)."""
+    g = cache.graph
+    if site.kind == "weights":
+        meter = NoiseMeter(len(site.op.results))
+        for b in range(len(cache.batches)):
+            changed = _inject(cache, site, b)
+            meter.add([changed[id(r)] for r in site.op.results], [cache.get(b, r) for r in site.op.results])
+        return meter.value()
+    v = site.value
+    group = set(site.group)
+    readers = [u.op for u in v.uses if u.op is not g.return_op and u.op.name != "const"]
+    # the tensor itself counts when nothing in the group reads it (e.g. a graph output)
+    watch = [op for op in readers if op.label in group] or [None]
+    worst = 0.0
+    for op in watch:
+        meter = NoiseMeter(1)
+        for b in range(len(cache.batches)):
+            fq = fake_quantize(cache.get(b, v), v.type, site.qtype)
+            if op is None:
+                meter.add([fq], [cache.get(b, v)])
+                continue
+            args = [fq if x is v else cache.get(b, x) for x in op.operands]
+            meter.add([evaluate_op(op, args)[0]], [cache.get(b, op.results[0])])
+        worst = max(worst, meter.value())
+    return worst
+
+
+def variant_graph(float_graph: Graph, site: Site) -> Graph:
+    """A copy of the float graph in which only `site` is quantized (quantize/dequantize pair, or
+    dequantized int8 weights)."""
+    g, ops = clone_graph(float_graph)
+    index = {id(op): i for i, op in enumerate(float_graph.ops)}
+    if site.kind == "weights":
+        op = ops[index[id(site.op)]]
+        for i, arr in site.weights.items():
+            op.set_operand(i, g.const(arr, f"{op.operands[i].name or 'w'}_fq", inline=False, before=op))
+        return g
+    v = site.value
+    if v.producer is None:
+        gv = g.inputs[[id(x) for x in float_graph.inputs].index(id(v))]
+        where = {"before": g.ops[0]}
+    else:
+        gop = ops[index[id(v.producer)]]
+        gv = gop.results[v.result_index]
+        where = {"after": gop}
+    uses = list(gv.uses)
+    q = g.create("quantize", [gv], types=[gv.type.with_element(site.qtype)], **where)
+    d = g.create("dequantize", [q.result], types=[gv.type], after=q)
+    for u in uses:
+        u.op.set_operand(u.index, d.result)
+    return g
+
+
+def harm_onnxruntime(float_graph: Graph, site: Site, batches: Sequence[Mapping[str, np.ndarray]],
+                     reference: Sequence[Sequence[np.ndarray]], make_evaluator: Callable[[], Evaluator]) -> float:
+    """Run the site's fake-quantized copy of the float graph whole and measure the output noise."""
+    g = variant_graph(float_graph, site)
+    ev = make_evaluator()
+    try:
+        meter = NoiseMeter(len(g.outputs))
+        for feeds, ref in zip(batches, reference):
+            got = ev.run(g, feeds, g.outputs)
+            meter.add([got[v] for v in g.outputs], ref)
+        return meter.value()
+    finally:
+        ev.close()
+
+
+# -- cumulative error of a quantized graph (for the report) -------------------------------------
+
+def cumulative_sqnr(cache: ActivationCache, q: QuantizedCopy, evaluator: Evaluator,
+                    names: Iterable[str]) -> dict[str, float]:
+    """SQNR (dB) of each named op's result in the quantized copy against the float graph, on the
+    cached batches: how much error has built up by that op (int8 results are dequantized)."""
+    wanted = set(names)
+    pairs: list[tuple[str, Value, Value]] = []
+    for op in q.graph.ops:
+        f = q.float_op.get(id(op))
+        if f is None or f.label not in wanted or not op.results:
+            continue
+        pairs.append((f.label, op.results[0], f.results[0]))
+    noise = {n: 0.0 for n, _, _ in pairs}
+    signal = {n: 0.0 for n, _, _ in pairs}
+    for b, feeds in enumerate(cache.batches):
+        got = evaluator.run(q.graph, feeds, [v for _, v, _ in pairs])
+        for n, v, fv in pairs:
+            a = got[v]
+            if v.type.is_quantized:
+                a = dequantize(a, v.type)
+            ref = cache.get(b, fv).astype(np.float64)
+            noise[n] += float(((a.astype(np.float64) - ref) ** 2).sum())
+            signal[n] += float((ref * ref).sum())
+    out = {}
+    for n in noise:
+        if noise[n] == 0:
+            out[n] = math.inf
+        elif signal[n] == 0:
+            out[n] = -math.inf
+        else:
+            out[n] = 10.0 * math.log10(signal[n] / noise[n])
+    return out

@@ -1,0 +1,78 @@
+"""Command-line options of the accuracy budget, shared by `irc quantize` and `irc opt`.
+
+    --val PATH --max-drop 0.01|1% [--metric NAME] [--val-limit N] [--detection FILE]
+    [--objective fewest-ops|speed] [--sensitivity interpreter|onnxruntime|local]
+    [--ranking-samples N] [--report report.html]
+
+A budget that cannot be met still writes the best model found and ends with exit code 3.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from irc.ir.diagnostics import IRError
+
+BUDGET_NOT_MET = 3
+"""Exit code: the output was written, but the accuracy budget was not met."""
+
+
+def add_budget_arguments(p) -> None:
+    g = p.add_argument_group("accuracy budget (mixed precision: ops go back to fp32 until the metric is in budget)")
+    g.add_argument("--val", metavar="PATH", help="validation data: an .npz (with `labels` for top1), an "
+                   "ImageNet-style folder or a VOC 2007 root; preprocessed like the calibration data")
+    g.add_argument("--max-drop", metavar="D", help="the largest metric drop allowed: 0.01 (absolute, metric "
+                   "units) or 1%% (relative to the fp32 metric)")
+    g.add_argument("--metric", metavar="NAME", help="top1, top5, map, map_all, agreement, cosine, sqnr or "
+                   "module:function (default: top1 with labels, map on VOC data, else agreement with fp32)")
+    g.add_argument("--val-limit", type=int, metavar="N", help="use a seeded random subset of N validation samples")
+    g.add_argument("--detection", metavar="FILE", help="SSD decoding settings for --metric map (TOML/JSON)")
+    g.add_argument("--objective", choices=["fewest-ops", "speed"], default="fewest-ops",
+                   help="fewest-ops: fewest ops in fp32 (default); speed: keep the heaviest int8 kernels")
+    g.add_argument("--sensitivity", choices=["interpreter", "onnxruntime", "local"], default="interpreter",
+                   help="how the harm of each quantized tensor is measured (default interpreter: cached "
+                        "activations, only ops downstream recomputed)")
+    g.add_argument("--ranking-samples", type=int, default=64, metavar="N",
+                   help="validation samples used to rank the ops (default 64)")
+    g.add_argument("--report", metavar="FILE", help="write the budget report: FILE.html (with plots, plus "
+                   "FILE.json beside it) or FILE.json")
+
+
+def wants_budget(args) -> bool:
+    return args.max_drop is not None or args.val is not None
+
+
+def check_budget_args(args) -> None:
+    """Options that only make sense with a budget."""
+    if not wants_budget(args):
+        extra = [o for o, v in (("--metric", args.metric), ("--val-limit", args.val_limit),
+                                ("--detection", args.detection), ("--report", args.report)) if v is not None]
+        if extra:
+            raise IRError(f"{', '.join(extra)} belong to the accuracy budget: give --val PATH and --max-drop D")
+
+
+def make_budget_from_args(args, graph, preprocess: str | None):
+    from irc.budget_setup import make_budget
+
+    return make_budget(graph, args.val, args.max_drop, metric=args.metric, preprocess=preprocess,
+                       limit=args.val_limit, detection=args.detection, objective=args.objective,
+                       engine=args.sensitivity, ranking_samples=args.ranking_samples)
+
+
+def finish_budget(args, result, command: str, quiet: bool) -> int:
+    """Write the report, print the summary table; the exit code (0, or 3 when not met)."""
+    from irc.budget_report import summary_table, write_report
+
+    if result is None:
+        return 0
+    if args.report:
+        for path in write_report(result, args.report, title=getattr(args, "model", "") or getattr(args, "input", "")):
+            if not quiet:
+                print(f"wrote {path}", file=sys.stderr)
+    if not quiet:
+        print(summary_table(result), file=sys.stderr)
+    if not result.met:
+        print(f"irc {command}: the accuracy budget was not met (best drop {result.drop:.4g} > "
+              f"{result.allowed_drop:.4g}); the best model found was written", file=sys.stderr)
+        return BUDGET_NOT_MET
+    return 0
