@@ -3,6 +3,7 @@ against onnxruntime's own static quantization.
 
     python tools/bench/calib_memory.py                       # both measurements
     python tools/bench/calib_memory.py --skip-time --method entropy --samples 100 1000
+    python tools/bench/calib_memory.py --skip-memory --with-fuse --repeat 3
 
 Memory: calibrates ResNet50 (irc.zoo's realistic-weights copy of onnx's light ResNet50) on N
 random-normal samples, for each N in --samples, each in a fresh subprocess, and prints the
@@ -15,7 +16,9 @@ Time: the same 300 samples (seed 0) are given to
   ort:  onnxruntime.quantization.quantize_static with its defaults (MinMax calibrator, QDQ),
         fed by a CalibrationDataReader over the same arrays
 each in a fresh subprocess, timed from the start of the work (module imports and data
-generation excluded on both sides). irc's quantize pass is not part of the irc timing.
+generation excluded on both sides). irc's quantize pass is not part of the irc timing. With
+--repeat N the sides alternate N times and the median is reported (on a shared machine the
+load changes from minute to minute).
 
 This script is a benchmark, not part of the installed package.
 """
@@ -81,7 +84,8 @@ def child_memory(model_path: str, samples: int, method: str, threads: int) -> di
             "seconds": time.perf_counter() - start, "stats": ctx.stats["calibrate"]}
 
 
-def _fixed_data(name: str, samples: int) -> np.ndarray:
+def _fixed_data(samples: int) -> np.ndarray:
+    """The time comparison's samples: the same arrays for both sides (seed 0)."""
     rng = np.random.default_rng(0)
     return rng.standard_normal((samples, 3, 224, 224), dtype=np.float32)
 
@@ -90,7 +94,7 @@ def child_time_irc(model_path: str, name: str, samples: int, pipeline: str, thre
     from irc.backends.onnx import import_onnx
     from irc.passes import PassContext, PassManager
 
-    data = _fixed_data(name, samples)
+    data = _fixed_data(samples)
     pipeline = pipeline.replace("calibrate", f"calibrate{{method=minmax threads={threads}}}")
     start = time.perf_counter()
     graph = import_onnx(model_path)
@@ -106,7 +110,7 @@ def child_time_irc(model_path: str, name: str, samples: int, pipeline: str, thre
 def child_time_ort(model_path: str, name: str, samples: int) -> dict:
     from onnxruntime.quantization import CalibrationDataReader, quantize_static
 
-    data = _fixed_data(name, samples)
+    data = _fixed_data(samples)
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
