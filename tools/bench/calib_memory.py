@@ -1,9 +1,9 @@
 """Calibration cost on ResNet50: peak memory against the number of samples, and wall time
 against onnxruntime's own static quantization.
 
-    python tools/bench/calib_memory.py                       # both measurements
-    python tools/bench/calib_memory.py --skip-time --method entropy --samples 100 1000
-    python tools/bench/calib_memory.py --skip-memory --with-fuse --repeat 3
+    python -m irc.bench.calib_memory                          # both measurements
+    python -m irc.bench.calib_memory --skip-time --method entropy --samples 100 1000
+    python -m irc.bench.calib_memory --skip-memory --with-fuse --repeat 3
 
 Memory: calibrates ResNet50 (irc.zoo's realistic-weights copy of onnx's light ResNet50) on N
 random-normal samples, for each N in --samples, each in a fresh subprocess, and prints the
@@ -20,7 +20,7 @@ generation excluded on both sides). irc's quantize pass is not part of the irc t
 --repeat N the sides alternate N times and the median is reported (on a shared machine the
 load changes from minute to minute).
 
-This script is a benchmark, not part of the installed package.
+A benchmark script (not imported by irc; `irc bench` is the general benchmark).
 """
 
 from __future__ import annotations
@@ -134,7 +134,10 @@ def child_time_ort(model_path: str, name: str, samples: int) -> dict:
 
 def _child(args: list[str]) -> dict:
     env = dict(os.environ)
-    proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, env=env)
+    # as a module when run with -m (a script's folder on sys.path would expose irc.bench's
+    # modules as top-level names)
+    me = ["-m", __spec__.name] if __spec__ is not None and __spec__.name else [__file__]
+    proc = subprocess.run([sys.executable, *me, *args], capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr)
         raise SystemExit(f"child {' '.join(args)} failed with exit code {proc.returncode}")
