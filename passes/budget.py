@@ -164,7 +164,13 @@ class BudgetResult:
 
     @property
     def drop(self) -> float:
+        """How much the final model loses against fp32 (positive = worse)."""
         return _drop(self.fp32_metric, self.final_metric, self.higher_is_better)
+
+    @property
+    def int8_drop(self) -> float:
+        """How much the fully quantized model loses against fp32."""
+        return _drop(self.fp32_metric, self.int8_metric, self.higher_is_better)
 
 
 def _drop(fp32: float, metric: float, higher_is_better: bool) -> float:

@@ -42,8 +42,7 @@ def report_json(result) -> dict[str, Any]:
     """The result as JSON-ready data (infinities as "inf")."""
     data = dataclasses.asdict(result)
     data["drop"] = result.drop
-    data["int8_drop"] = result.fp32_metric - result.int8_metric if result.higher_is_better \
-        else result.int8_metric - result.fp32_metric
+    data["int8_drop"] = result.int8_drop
     return _clean(data)
 
 
@@ -68,7 +67,7 @@ def summary_table(result) -> str:
         f"{'met' if r.met else 'NOT MET'}",
         f"  {'model':<12} {name:>10} {'drop':>9}",
         f"  {'fp32':<12} {_f(r.fp32_metric):>10} {'':>9}",
-        f"  {'full int8':<12} {_f(r.int8_metric):>10} {_f(r.fp32_metric - r.int8_metric if r.higher_is_better else r.int8_metric - r.fp32_metric):>9}",
+        f"  {'full int8':<12} {_f(r.int8_metric):>10} {_f(r.int8_drop):>9}",
         f"  {'final':<12} {_f(r.final_metric):>10} {_f(r.drop):>9}",
         f"  int8 ops {r.int8_ops}, fp32 ops {len(r.fp32_ops)}; full evaluations {r.evaluations}; "
         f"{r.seconds.get('total', 0):.1f} s ({r.seconds.get('full evaluations', 0):.1f} s evaluating, "
@@ -170,8 +169,9 @@ def _plots(result) -> tuple[list[tuple[str, str]], str | None]:
 
 
 _CSS = """body{font-family:sans-serif;margin:2em;max-width:1100px;color:#222}
-table{border-collapse:collapse;margin:1em 0;font-size:13px}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}
-td.l,th.l{text-align:left}tr.fp32{background:#fde4e4}.ok{color:#2a7a2a;font-weight:bold}.bad{color:#b22;font-weight:bold}
+table{border-collapse:collapse;margin:1em 0;font-size:13px}
+td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}td.l,th.l{text-align:left}
+tr.fp32{background:#fde4e4}.ok{color:#2a7a2a;font-weight:bold}.bad{color:#b22;font-weight:bold}
 img{max-width:100%}figure{margin:1.5em 0}figcaption{font-size:13px;color:#555}"""
 
 
@@ -198,7 +198,7 @@ def render_html(result, title: str = "") -> str:
     e = html.escape
     plots, note = _plots(r)
     status = '<span class="ok">met</span>' if r.met else '<span class="bad">NOT met</span>'
-    int8_drop = r.fp32_metric - r.int8_metric if r.higher_is_better else r.int8_metric - r.fp32_metric
+    int8_drop = r.int8_drop
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>irc accuracy budget {e(title)}</title>"
              f"<style>{_CSS}</style></head><body>",
              f"<h1>Accuracy budget {e(title)}</h1>",

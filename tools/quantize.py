@@ -170,7 +170,8 @@ def load_model(model: Any) -> tuple[Graph, int | None]:
 def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str = "u8",
              per_channel: bool = True, samples: int = 0, batch_size: int = 32, skip: Iterable[str] = (),
              pipeline: str | None = None, preprocess: str | None = None, quiet: bool = True,
-             on_stage: Callable[[str], None] | None = None, val: Any = None, metric: str | None = None,
+             on_stage: Callable[[str], None] | None = None, val: Any = None, val_preprocess: str | None = None,
+             metric: str | None = None,
              max_drop: str | float | None = None, val_limit: int | None = None,
              detection: str | None = None, objective: str = "fewest-ops", sensitivity: str = "interpreter",
              ranking_samples: int = 64) -> QuantizeResult:
@@ -208,8 +209,8 @@ def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str
     if max_drop is not None or val is not None:
         from irc.budget_setup import make_budget
 
-        ctx.budget = make_budget(graph, val, max_drop, metric=metric, preprocess=preprocess, limit=val_limit,
-                                 detection=detection, objective=objective, engine=sensitivity,
+        ctx.budget = make_budget(graph, val, max_drop, metric=metric, preprocess=val_preprocess or preprocess,
+                                 limit=val_limit, detection=detection, objective=objective, engine=sensitivity,
                                  ranking_samples=ranking_samples)
 
     from irc.passes.manager import Instrument

@@ -1,6 +1,7 @@
 """Command-line options of the accuracy budget, shared by `irc quantize` and `irc opt`.
 
-    --val PATH --max-drop 0.01|1% [--metric NAME] [--val-limit N] [--detection FILE]
+    --val PATH --max-drop 0.01|1% [--metric NAME] [--val-limit N] [--val-preprocess FILE]
+    [--detection FILE]
     [--objective fewest-ops|speed] [--sensitivity interpreter|onnxruntime|local]
     [--ranking-samples N] [--report report.html]
 
@@ -26,6 +27,8 @@ def add_budget_arguments(p) -> None:
     g.add_argument("--metric", metavar="NAME", help="top1, top5, map, map_all, agreement, cosine, sqnr or "
                    "module:function (default: top1 with labels, map on VOC data, else agreement with fp32)")
     g.add_argument("--val-limit", type=int, metavar="N", help="use a seeded random subset of N validation samples")
+    g.add_argument("--val-preprocess", metavar="FILE", help="image preprocessing of folder validation data "
+                   "(TOML/JSON; default: the calibration data's)")
     g.add_argument("--detection", metavar="FILE", help="SSD decoding settings for --metric map (TOML/JSON)")
     g.add_argument("--objective", choices=["fewest-ops", "speed"], default="fewest-ops",
                    help="fewest-ops: fewest ops in fp32 (default); speed: keep the heaviest int8 kernels")
@@ -42,10 +45,17 @@ def wants_budget(args) -> bool:
     return args.max_drop is not None or args.val is not None
 
 
-def check_budget_args(args) -> None:
-    """Options that only make sense with a budget."""
+def check_budget_args(args, *inputs: str) -> None:
+    """Options that only make sense with a budget; the report must not overwrite an input."""
+    if args.report:
+        from ._common import check_output
+
+        check_output(args.report, *inputs, args.val or "")
+    if args.ranking_samples < 1:
+        raise IRError(f"--ranking-samples must be at least 1, got {args.ranking_samples}")
     if not wants_budget(args):
         extra = [o for o, v in (("--metric", args.metric), ("--val-limit", args.val_limit),
+                                ("--val-preprocess", args.val_preprocess),
                                 ("--detection", args.detection), ("--report", args.report)) if v is not None]
         if extra:
             raise IRError(f"{', '.join(extra)} belong to the accuracy budget: give --val PATH and --max-drop D")

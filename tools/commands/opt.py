@@ -6,6 +6,8 @@ import sys
 
 from irc.ir.diagnostics import IRError
 
+from ._budget import add_budget_arguments, check_budget_args, finish_budget, make_budget_from_args, wants_budget
+
 NAME = "opt"
 HELP = "Run a pipeline of passes over an IR file (no pipeline: parse, verify and print it back)."
 
@@ -25,6 +27,7 @@ def add_arguments(p) -> None:
                    help="calibrate on a seeded random subset of N samples (default: all)")
     p.add_argument("--calib-preprocess", metavar="FILE",
                    help="image preprocessing for folder data (TOML/JSON, see specs/data-and-metrics.md)")
+    add_budget_arguments(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars and no summary")
 
 
@@ -52,6 +55,7 @@ def run(args) -> int:
         load_plugin(module)
     pipeline = parse_pipeline(args.pipeline)
     out = check_output(args.output, args.input) if args.output else None
+    check_budget_args(args, args.input, args.calib or "")
     graph = load_ir(args.input)
     instruments = []
     if args.print_ir_after_all:
@@ -65,6 +69,8 @@ def run(args) -> int:
         ctx.calib = open_calibration(args.calib, graph, limit=args.calib_limit, preprocess=args.calib_preprocess)
     elif args.calib_limit is not None or args.calib_preprocess:
         raise IRError("--calib-limit and --calib-preprocess need --calib")
+    if wants_budget(args):
+        ctx.budget = make_budget_from_args(args, graph, args.val_preprocess or args.calib_preprocess)
     PassManager(pipeline, instruments).run(graph, ctx)
     if not args.quiet:
         _summary(ctx)
@@ -72,4 +78,4 @@ def run(args) -> int:
         sys.stdout.write(print_graph(graph))
     else:
         save_ir(graph, out)
-    return 0
+    return finish_budget(args, ctx.budget.result if ctx.budget is not None else None, NAME, quiet=args.quiet)

@@ -42,7 +42,7 @@ def run(args) -> int:
     from ._common import check_output
 
     out = check_output(args.output, args.model, args.calib)
-    check_budget_args(args)
+    check_budget_args(args, args.model, args.calib)
     for module in args.load:
         load_plugin(module)
     progress = sys.stderr.isatty() and not args.quiet
@@ -56,8 +56,8 @@ def run(args) -> int:
         per_channel=not args.per_tensor, samples=args.samples, batch_size=args.batch_size,
         skip=[s for s in args.skip.split(",") if s], pipeline=args.pipeline, preprocess=args.preprocess,
         quiet=args.quiet or not sys.stderr.isatty(), on_stage=on_stage,
-        val=args.val, metric=args.metric, max_drop=args.max_drop, val_limit=args.val_limit,
-        detection=args.detection, objective=args.objective, sensitivity=args.sensitivity,
+        val=args.val, val_preprocess=args.val_preprocess, metric=args.metric, max_drop=args.max_drop,
+        val_limit=args.val_limit, detection=args.detection, objective=args.objective, sensitivity=args.sensitivity,
         ranking_samples=args.ranking_samples)
     result.save(out)
     for w in result.warnings:
