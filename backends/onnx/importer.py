@@ -12,6 +12,11 @@ Steps:
   4. check that every remaining op type has a converter: if not, one error lists every
      unsupported op type with the names of its nodes;
   5. convert node by node (backends/onnx/ops/*), naming each result after its ONNX tensor.
+     Parameters irc keeps as attributes (Reshape's shape, Slice's starts, Resize's scales, ...)
+     must be known here; when one comes from graph inputs only, the converter raises
+     ConstantInputsNeeded (ImportContext.not_constant / require_constants). The importer carries
+     on with the nodes that do not wait on it and finally raises one ConstantInputsNeeded naming
+     every such graph input; irc.backend binds them to their run-time values and imports again.
 
 Identity and Dropout (inference mode) become aliases of their input.
 """
@@ -52,6 +57,20 @@ ELEMENT_TO_ONNX = {v: k for k, v in ONNX_TO_ELEMENT.items()}
 
 class ImportError_(IRError):
     pass
+
+
+class ConstantInputsNeeded(IRError):
+    """Import needs the values of some graph inputs: parameters irc keeps as attributes (Reshape's
+    shape, Slice's starts, Resize's scales, the reduction axes, Clip's bounds, ...) are fed as graph
+    inputs, or computed from graph inputs only.
+
+    `names` lists those graph inputs in the model's input order. Binding them to values (as
+    initializers) makes the model importable for those values; irc.backend does that at run time.
+    """
+
+    def __init__(self, message: str, names) -> None:
+        super().__init__(message)
+        self.names = tuple(names)
 
 
 # -- loading --------------------------------------------------------------------------------------
@@ -202,6 +221,49 @@ class ImportContext:
         n = self.node
         return IRError(f"node {n.name or '(unnamed)'!r} ({n.op_type}): {message}")
 
+    def require_constants(self, params: dict[int, str]) -> None:
+        """Raise one ConstantInputsNeeded for all the inputs in `params` (index -> what) that come
+        from graph inputs only, so a converter with several such parameters names them all at
+        once. Inputs that are absent, constant, statically empty, or whose every element import
+        can still work out (a shape vector, see ops/_shape_values.py) pass; so do computed ones
+        that depend on run-time shapes (the converter may express those, or reports them)."""
+        from .ops._shape_values import shape_elements
+
+        found = []
+        for i, what in params.items():
+            if not self.has_input(i) or self.const(i) is not None or self.input(i).type.numel == 0:
+                continue
+            elems = shape_elements(self.graph, self.input(i))
+            if elems is not None and all(e is not None for e in elems):
+                continue
+            err = self.not_constant(i, what)
+            if isinstance(err, ConstantInputsNeeded):
+                found.append(err)
+        if len(found) == 1:
+            raise found[0]
+        if found:
+            names = [n for n in self.importer.graph_inputs if any(n in e.names for e in found)]
+            prefix = str(self.error(""))
+            parts = "; ".join(str(e)[len(prefix):] for e in found)
+            raise ConstantInputsNeeded(f"{prefix}{parts}", names)
+
+    def not_constant(self, i: int, what: str, detail: str | None = None) -> IRError:
+        """The error for input `i` (`what`), which irc needs at import but which is not a constant.
+
+        When its value comes from graph inputs only (directly, or through ops whose other inputs
+        are constants), the error is a ConstantInputsNeeded naming them; otherwise a plain IRError.
+        `detail` replaces the default account of where the value comes from.
+        """
+        name = self.node.input[i]
+        head = f"input {i} ({what}) must be a constant"
+        sources = self.importer.input_sources(name)
+        if sources:
+            where = (f"the graph input {name!r}" if sources == [name] else
+                     "computed at run time from the graph input(s) " + ", ".join(map(repr, sources)))
+            err = self.error(f"{head}: irc needs it at import, but it is {where}")
+            return ConstantInputsNeeded(str(err), sources)
+        return self.error(f"{head}: {detail or 'irc needs it at import, but it is computed at run time'}")
+
 
 # -- the importer ---------------------------------------------------------------------------------
 
@@ -213,6 +275,35 @@ class _Importer:
         self.values: dict[str, Value] = {}
         self.shapes: dict[str, TensorType] = {}
         self.unavailable: dict[str, IRError] = {}
+        self.producers = {o: n for n in model.graph.node for o in n.output if o}
+        self.graph_inputs = [vi.name for vi in model.graph.input
+                             if vi.name not in {t.name for t in model.graph.initializer}]
+        self._sources: dict[str, list[str] | None] = {}
+        # ConstantInputsNeeded met so far, and the tensors that cannot be converted because of them
+        self.needed: list[ConstantInputsNeeded] = []
+        self.pending: set[str] = set()
+
+    def input_sources(self, name: str) -> list[str] | None:
+        """The graph inputs the (non-constant) tensor `name` is computed from, in input order; None
+        when it also depends on something no graph input fixes (a shape known only at run time,
+        a random op, a subgraph)."""
+        found: set[str] = set()
+        stack, seen = [name], set()
+        while stack:
+            t = stack.pop()
+            if t in seen or t in self.constants:
+                continue
+            seen.add(t)
+            if t in self.graph_inputs:
+                found.add(t)
+                continue
+            node = self.producers.get(t)
+            if (node is None or node.domain not in ("", "ai.onnx") or node.op_type in ("Shape", "Size")
+                    or node.op_type in NO_FOLD
+                    or any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute)):
+                return None
+            stack.extend(i for i in node.input if i)
+        return [n for n in self.graph_inputs if n in found]
 
     def value(self, name: str) -> Value:
         v = self.values.get(name)
@@ -264,7 +355,17 @@ class _Importer:
         for node in g.node:
             if all(o in self.constants or o == "" for o in node.output):
                 continue
-            self._convert(node)
+            if any(i in self.pending for i in node.input):
+                self.pending.update(o for o in node.output if o)  # waits on the same inputs
+                continue
+            try:
+                self._convert(node)
+            except ConstantInputsNeeded as e:
+                # keep going: the other nodes may need more graph inputs, all reported at once
+                self.needed.append(e)
+                self.pending.update(o for o in node.output if o)
+        if self.needed:
+            raise self._constant_inputs_needed()
         outputs = []
         for vi in g.output:
             v = self.value(vi.name)
@@ -273,6 +374,16 @@ class _Importer:
             outputs.append(v)
         self.graph.set_outputs(outputs)
         return self.graph
+
+    def _constant_inputs_needed(self) -> ConstantInputsNeeded:
+        """One error for every ConstantInputsNeeded met: all their messages, all their inputs."""
+        wanted = {n for e in self.needed for n in e.names}
+        names = [n for n in self.graph_inputs if n in wanted]
+        if len(self.needed) == 1:
+            return self.needed[0]
+        lines = "\n".join(f"  {e}" for e in self.needed)
+        return ConstantInputsNeeded(f"{len(self.needed)} nodes need graph input(s) "
+                                    f"{', '.join(map(repr, names))} as constants:\n{lines}", names)
 
     def _collect_static_shapes(self) -> None:
         try:

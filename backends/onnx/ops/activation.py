@@ -71,9 +71,7 @@ def _clip_bound(ctx, i: int, what: str) -> float | None:
         return None
     a = ctx.const(i)
     if a is None:
-        v = ctx.input(i)
-        where = f"the graph input {v.name!r}" if v.producer is None else "computed at run time"
-        raise ctx.error(f"input {i} ({what}) must be a constant: irc needs it at import, but it is {where}")
+        raise ctx.not_constant(i, what)
     if a.size != 1:
         raise ctx.error(f"the {what} bound must be a scalar, got shape {list(a.shape)}")
     return float(a.reshape(()))
@@ -81,6 +79,7 @@ def _clip_bound(ctx, i: int, what: str) -> float | None:
 
 @importer("Clip")
 def import_clip(ctx, node):
+    ctx.require_constants({1: "min", 2: "max"})
     attrs = {}
     for i, key in ((1, "min"), (2, "max")):
         b = _clip_bound(ctx, i, key)

@@ -21,10 +21,8 @@ from ..registry import exporter, importer
 
 
 def not_constant(ctx, i: int, what: str) -> IRError:
-    """The error for an input that must be known at import but is not."""
-    v = ctx.input(i)
-    where = f"the graph input {v.name!r}" if v.producer is None else "computed at run time"
-    return ctx.error(f"input {i} ({what}) must be a constant: irc needs it at import, but it is {where}")
+    """The error for an input that must be known at import but is not (see ctx.not_constant)."""
+    return ctx.not_constant(i, what)
 
 
 def known_input(ctx, i: int) -> np.ndarray | None:
@@ -85,6 +83,8 @@ def _f32_bits(v: float) -> bytes:
 def import_pad(ctx, node):
     x = ctx.input(0)
     rank = x.type.rank
+    ctx.require_constants({1: "pads", 3: "axes"} if ctx.attr("mode", "constant") != "constant"
+                          else {1: "pads", 2: "constant_value", 3: "axes"})
     pads = _const_input(ctx, 1, "pads")
     if pads is None:
         pads = np.zeros(2 * rank, dtype=np.int64) if ctx.has_input(1) else None
@@ -161,6 +161,8 @@ def import_resize(ctx, node):
     rank = x.type.rank
     options = _resize_options(ctx)
     coord = options.get("coordinate_transformation_mode", "half_pixel")
+    ctx.require_constants({1: "roi", 2: "scales", 3: "sizes"} if coord == "tf_crop_and_resize"
+                          else {2: "scales", 3: "sizes"})
     roi = _const_input(ctx, 1, "roi") if coord == "tf_crop_and_resize" else None
     scales = _const_input(ctx, 2, "scales")
     sizes = _resize_sizes(ctx, rank)

@@ -41,14 +41,13 @@ def known_ints(ctx, i: int, what: str, symbolic: bool = False) -> list | None:
 
 
 def not_constant(ctx, i: int, what: str, elems: list | None) -> Exception:
-    """The error for a shape-like input that import time cannot pin down."""
-    v = ctx.input(i)
+    """The error for a shape-like input that import time cannot pin down (ctx.not_constant: a
+    ConstantInputsNeeded when graph inputs alone determine it)."""
     if elems is None or all(e is None for e in elems):
-        where = f"the graph input {v.name!r}" if v.producer is None else "computed at run time"
-        return ctx.error(f"input {i} ({what}) must be a constant: irc needs it at import, but it is {where}")
+        return ctx.not_constant(i, what)
     shown = ", ".join("?" if e is None else str(e) for e in elems)
-    return ctx.error(f"input {i} ({what}) must be a constant: it is computed at run time as [{shown}], "
-                     f"which irc cannot express with the dims known at import")
+    return ctx.not_constant(i, what, f"it is computed at run time as [{shown}], which irc cannot "
+                                     f"express with the dims known at import")
 
 
 def emit(ctx, name: str, operands, attrs: dict | None = None, **kw):
@@ -96,6 +95,7 @@ def import_split(ctx, node):
 def import_slice(ctx, node):
     x = ctx.input(0)
     rank = x.type.rank
+    ctx.require_constants({1: "starts", 2: "ends", 3: "axes", 4: "steps"})
     starts = known_ints(ctx, 1, "starts", symbolic=True)
     ends = known_ints(ctx, 2, "ends", symbolic=True)
     axes = known_ints(ctx, 3, "axes")
