@@ -102,6 +102,8 @@ class AccuracyBudget:
     """Evaluator running the full evaluations (the interpreter if onnxruntime cannot run the graph)."""
     threads: int = 0
     seed: int = 0
+    cache_bytes: int = 1 << 30
+    """Memory for the fp32 activations the interpreter engine caches (fewer samples if needed)."""
     result: "BudgetResult | None" = None
 
     def __post_init__(self) -> None:
@@ -252,7 +254,9 @@ class _Runner:
         finally:
             ev.close()
         if not math.isfinite(value):
-            raise PassError(f"the metric {self.budget.validation.metric_name} is {value} on the validation set")
+            what = "the fp32 model" if self.count == 0 else "a candidate model"
+            raise PassError(f"the metric {self.budget.validation.metric_name} is {value} for {what} on the "
+                            "validation set, so it cannot measure a drop (use e.g. cosine or agreement)")
         self.count += 1
         self.seconds += time.perf_counter() - t0
         return value
@@ -271,7 +275,8 @@ def _candidate(float_graph: Graph, ops: frozenset[str], make: Callable[[Graph], 
     return quantized_copy(float_graph, build)
 
 
-def _harms(budget: AccuracyBudget, graph: Graph, sites: Sequence[Site], batches, progress: _Progress) -> None:
+def _harms(budget: AccuracyBudget, graph: Graph, sites: Sequence[Site], batches, progress: _Progress) -> int:
+    """Measure every site's harm; returns the number of samples it was measured on."""
     if budget.engine == "onnxruntime":
         ev = get_evaluator("onnxruntime-qdq", level="disabled", threads=budget.threads)
         reference = []
@@ -284,12 +289,13 @@ def _harms(budget: AccuracyBudget, graph: Graph, sites: Sequence[Site], batches,
                                       lambda: get_evaluator("onnxruntime-qdq", level="disabled",
                                                             threads=budget.threads))
             progress.stage(f"ranking {i + 1}/{len(sites)} sites")
-        return
-    cache = ActivationCache(graph, batches, get_evaluator("interpreter"))
+        return sum(len(next(iter(f.values()))) for f in batches)
+    cache = ActivationCache(graph, batches, get_evaluator("interpreter"), budget.cache_bytes)
     harm = harm_interpreter if budget.engine == "interpreter" else harm_local
     for i, s in enumerate(sites):
         s.harm = harm(cache, s)
         progress.stage(f"ranking {i + 1}/{len(sites)} sites")
+    return cache.samples
 
 
 def ranking_batches(v: Validation, graph: Graph, n: int, seed: int) -> list[dict[str, np.ndarray]]:
@@ -360,7 +366,10 @@ def run_with_budget(quantize: Pass, tail: Sequence[Pass], graph: Graph, ctx: Pas
                 raise PassError("the validation set gave no samples to rank the quantized ops on")
             sites = find_sites(full)
             progress.stage(f"ranking {len(sites)} sites")
-            _harms(budget, float_graph, sites, batches, progress)
+            ranked_on = _harms(budget, float_graph, sites, batches, progress)
+            if ranked_on < budget.ranking_samples:
+                notes.append(f"sites ranked on {ranked_on} samples (activation cache limit "
+                             f"{budget.cache_bytes >> 20} MiB, or a smaller validation set)")
             seconds["sensitivity ranking"] = time.perf_counter() - t
             cost = _cost_fn(budget.objective, infos, kernels_int8)
 
@@ -443,7 +452,7 @@ def _report_sqnr(budget: AccuracyBudget, float_graph: Graph, full: QuantizedCopy
     if not batches:
         return {}, {}
     interp = get_evaluator("interpreter")
-    cache = ActivationCache(float_graph, batches, interp)
+    cache = ActivationCache(float_graph, batches, interp, budget.cache_bytes)
     a = cumulative_sqnr(cache, full, get_evaluator("interpreter"), names)
     b = a if final is full else cumulative_sqnr(cache, final, get_evaluator("interpreter"), names)
     return a, b

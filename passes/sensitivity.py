@@ -47,7 +47,7 @@ from irc.ir.value import Value
 from .clone import clone_graph
 from .evaluate import evaluate_op
 from .evaluator import Evaluator
-from .quantize import COMPUTE, REQUANTIZE
+from .quantize import ACTIVATIONS, COMPUTE, REQUANTIZE
 
 ENGINES = ("onnxruntime", "interpreter", "local")
 CASTS = ("const", "quantize", "dequantize")
@@ -114,10 +114,13 @@ def is_int8(op: Op) -> bool:
     return op.name not in CASTS and any(r.type.is_quantized for r in op.results)
 
 
+CANDIDATE_KINDS = COMPUTE + REQUANTIZE + ACTIVATIONS
+
+
 def candidates(q: QuantizedCopy) -> list[Op]:
-    """Ops of the quantized copy that are int8 and may go back to fp32 (compute and requantizing
-    ops; data-movement ops follow their operand)."""
-    return [op for op in q.graph.ops if id(op) in q.float_op and is_int8(op) and op.name in COMPUTE + REQUANTIZE]
+    """Ops of the quantized copy that are int8 and may go back to fp32 (compute, requantizing
+    and activation ops with their own result type; data-movement ops follow their operand)."""
+    return [op for op in q.graph.ops if id(op) in q.float_op and is_int8(op) and op.name in CANDIDATE_KINDS]
 
 
 def _readers(v: Value, cand: set[int]) -> list[Op]:
@@ -251,16 +254,30 @@ class NoiseMeter:
 
 
 class ActivationCache:
-    """Every float activation of the float graph on the ranking batches (one interpreter pass)."""
+    """Every float activation of the float graph on the ranking batches (one interpreter pass).
 
-    def __init__(self, graph: Graph, batches: Sequence[Mapping[str, np.ndarray]], evaluator: Evaluator) -> None:
+    Memory is bounded by `max_bytes`: batches past that are dropped (the first one is always
+    kept), so a large model is ranked on fewer samples rather than exhausting memory."""
+
+    def __init__(self, graph: Graph, batches: Sequence[Mapping[str, np.ndarray]], evaluator: Evaluator,
+                 max_bytes: int = 1 << 30) -> None:
         self.graph = graph
-        self.batches = list(batches)
         values = list(graph.inputs) + [r for op in graph.ops if op.name != "const" for r in op.results]
         self.arrays: list[dict[int, np.ndarray]] = []
-        for feeds in self.batches:
+        self.batches: list[Mapping[str, np.ndarray]] = []
+        self.bytes = 0
+        for feeds in batches:
             got = evaluator.run(graph, feeds, values)
+            size = sum(a.nbytes for a in got.values())
+            if self.arrays and self.bytes + size > max_bytes:
+                break
             self.arrays.append({id(v): a for v, a in got.items()})
+            self.batches.append(feeds)
+            self.bytes += size
+
+    @property
+    def samples(self) -> int:
+        return sum(len(next(iter(f.values()))) for f in self.batches) if self.batches else 0
 
     def get(self, b: int, v: Value) -> np.ndarray:
         a = self.arrays[b].get(id(v))

@@ -96,3 +96,14 @@ def test_cumulative_sqnr_is_infinite_where_nothing_is_quantized_yet():
 @pytest.mark.parametrize("label, expected", [("a", 2 * 16 * 2), ("s", 2 * 16)])
 def test_macs_per_sample(label, expected):
     assert macs(residual_graph().find(label)) == expected
+
+
+def test_activation_cache_keeps_to_its_memory_limit():
+    g = residual_graph()
+    batches = residual_batches(n=4)
+    full = ActivationCache(g, batches, get_evaluator("interpreter"))
+    assert len(full.batches) == 4 and full.samples == 32
+    small = ActivationCache(g, batches, get_evaluator("interpreter"), max_bytes=full.bytes // 3)
+    assert 1 <= len(small.batches) < 4 and small.bytes <= full.bytes // 3
+    tiny = ActivationCache(g, batches, get_evaluator("interpreter"), max_bytes=1)
+    assert len(tiny.batches) == 1  # always one batch

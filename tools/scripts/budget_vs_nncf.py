@@ -7,7 +7,9 @@ For each budget both tools start from the fp32 ONNX model, the 300 calibration i
 450 validation images of examples/data/digits-cls (top-1), and the results are measured the
 same way afterwards: top-1 of the written model with irc's evaluator (onnxruntime), and the ops
 onnxruntime still runs in float after its QDQ fusions (level EXTENDED: Conv / Gemm / MatMul /
-Add / pools not turned into int8 kernels). Evaluations are counted in full-validation-set
+Add / pools not turned into int8 kernels). "ops returned to fp32" is each tool's own count (NNCF
+only logs it). Latency: median onnxruntime time of a batch of 32 on one thread (level ALL), a
+rough number on a shared machine. Evaluations are counted in full-validation-set
 equivalents (NNCF also validates on a ranking subset; 300 of 450 items count as 0.67).
 
 NNCF is optional (`pip install nncf`; never a dependency of irc): without it the NNCF rows say
@@ -17,7 +19,11 @@ NNCF is optional (`pip install nncf`; never a dependency of irc): without it the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
+import os
+import re
 import sys
 import tempfile
 import time
@@ -50,6 +56,26 @@ def float_ops(model: onnx.ModelProto) -> dict[str, int]:
     return {"float": flt, "int8": int8}
 
 
+def latency_ms(model: onnx.ModelProto, rounds: int = 40) -> float:
+    """Median onnxruntime time (ms) of one batch of 32 random images, one thread, level ALL."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    so.inter_op_num_threads = 1
+    sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    inp = sess.get_inputs()[0]
+    x = np.random.default_rng(0).uniform(-1, 1, (32, *inp.shape[1:])).astype(np.float32)
+    for _ in range(3):
+        sess.run(None, {inp.name: x})
+    times = []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        sess.run(None, {inp.name: x})
+        times.append(1e3 * (time.perf_counter() - t))
+    return float(np.median(times))
+
+
 def top1(model: onnx.ModelProto, tmp: Path, name: str) -> float:
     path = tmp / f"{name}.onnx"
     onnx.save(model, path)
@@ -64,7 +90,8 @@ def run_irc(model: Path, budget: str, tmp: Path) -> dict:
     b = r.budget
     return {"tool": "irc", "budget": budget, "fp32_top1": b.fp32_metric, "int8_top1": b.int8_metric,
             "final_top1": top1(r.model, tmp, "irc"), "fp32_ops": len(b.fp32_ops), "met": b.met,
-            "evaluations": float(b.evaluations), "seconds": seconds, **{f"ort_{k}": v for k, v in
+            "evaluations": float(b.evaluations), "seconds": seconds, "ms": latency_ms(r.model),
+            **{f"ort_{k}": v for k, v in
                                                                          float_ops(r.model).items()}}
 
 
@@ -75,6 +102,31 @@ def _samples(split: str, spec) -> tuple[list[np.ndarray], list[int]]:
         xs.extend(b.inputs[spec.name][i:i + 1] for i in range(len(b)))
         ys.extend(int(y) for y in b.labels)
     return xs, ys
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr():
+    """NNCF logs and draws progress on stdout; keep stdout for the table / JSON."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+class _Collect(logging.Handler):
+    """Keeps NNCF's log lines (its count of reverted operations is only logged)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
 
 
 def run_nncf(model: Path, budget: str, tmp: Path, preset: str) -> dict:
@@ -103,35 +155,56 @@ def run_nncf(model: Path, budget: str, tmp: Path, preset: str) -> dict:
 
     relative = budget.endswith("%")
     drop = float(budget.rstrip("%")) / (100.0 if relative else 1.0)
+    log = _Collect()
+    logging.getLogger("nncf").addHandler(log)
     t0 = time.perf_counter()
-    q = nncf.quantize_with_accuracy_control(
+    try:
+        with _stdout_to_stderr():
+            q = _nncf_ac(nncf, model, spec, cx, items, validate, drop, relative, preset)
+    finally:
+        logging.getLogger("nncf").removeHandler(log)
+    seconds = time.perf_counter() - t0
+    reverted = [int(m.group(1)) for m in map(re.compile(r"(\d+) out of \d+ were reverted").search, log.lines) if m]
+    full = [m for n, m in calls if n == len(items)]
+    return {"tool": f"nncf ({preset})", "budget": budget, "fp32_top1": full[0] if full else None,
+            "int8_top1": full[1] if len(full) > 1 else None, "final_top1": top1(q, tmp, "nncf"),
+            "fp32_ops": reverted[-1] if reverted else 0,
+            "evaluations": sum(n for n, _ in calls) / len(items), "validation_calls": len(calls),
+            "seconds": seconds, "ms": latency_ms(q), **{f"ort_{k}": v for k, v in float_ops(q).items()}}
+
+
+def _nncf_ac(nncf, model, spec, cx, items, validate, drop, relative, preset):
+    return nncf.quantize_with_accuracy_control(
         onnx.load(model), nncf.Dataset([{spec.name: x} for x in cx]),
         nncf.Dataset(items), validate, max_drop=drop,
         drop_type=nncf.DropType.RELATIVE if relative else nncf.DropType.ABSOLUTE, subset_size=300,
         preset=nncf.QuantizationPreset.MIXED if preset == "mixed" else nncf.QuantizationPreset.PERFORMANCE)
-    seconds = time.perf_counter() - t0
-    full = [m for n, m in calls if n == len(items)]
-    return {"tool": f"nncf ({preset})", "budget": budget, "fp32_top1": full[0] if full else None,
-            "int8_top1": full[1] if len(full) > 1 else None, "final_top1": top1(q, tmp, "nncf"),
-            "evaluations": sum(n for n, _ in calls) / len(items), "validation_calls": len(calls),
-            "seconds": seconds, **{f"ort_{k}": v for k, v in float_ops(q).items()}}
+
+
+def in_budget(r: dict) -> bool:
+    """The final model's drop against the fp32 top-1 is within the row's budget."""
+    b = r["budget"]
+    allowed = float(b.rstrip("%")) / 100 * r["fp32_top1"] if b.endswith("%") else float(b)
+    return r["fp32_top1"] - r["final_top1"] <= allowed + 1e-12
 
 
 def markdown(rows: list[dict]) -> str:
-    head = ("| budget | tool | fp32 top-1 | full int8 top-1 | final top-1 | quantizable ops left float "
-            "(onnxruntime) | int8 kernels | full evaluations | wall time |")
-    lines = [head, "|" + "---|" * 9]
+    head = ("| budget | tool | fp32 top-1 | full int8 top-1 | final top-1 | in budget | ops returned to fp32 "
+            "(tool's count) | quantizable ops left float (onnxruntime) | int8 kernels | full evaluations | "
+            "wall time | ms / batch of 32 |")
+    lines = [head, "|" + "---|" * 12]
     for r in rows:
         if "skipped" in r:
-            lines.append(f"| {r['budget']} | {r['tool']} | {r['skipped']} | | | | | | |")
+            lines.append(f"| {r['budget']} | {r['tool']} | {r['skipped']} | | | | | | | | | |")
             continue
 
         def pct(x):
             return "-" if x is None else f"{100 * x:.2f}%"
 
         lines.append(f"| {r['budget']} | {r['tool']} | {pct(r['fp32_top1'])} | {pct(r['int8_top1'])} | "
-                     f"{pct(r['final_top1'])} | {r['ort_float']} | {r['ort_int8']} | {r['evaluations']:.2f} | "
-                     f"{r['seconds']:.1f} s |")
+                     f"{pct(r['final_top1'])} | {'yes' if in_budget(r) else 'no'} | {r['fp32_ops']} | "
+                     f"{r['ort_float']} | {r['ort_int8']} | {r['evaluations']:.2f} | "
+                     f"{r['seconds']:.1f} s | {r['ms']:.2f} |")
     return "\n".join(lines)
 
 
@@ -153,7 +226,10 @@ def main() -> int:
             for preset in args.nncf_presets.split(","):
                 rows.append(run_nncf(args.model, budget, tmp, preset))
             print(f"budget {budget} done", file=sys.stderr)
-    table = markdown(rows)
+    fp32_ms = latency_ms(onnx.load(args.model))
+    table = markdown(rows) + f"\n\nfp32 model: {fp32_ms:.2f} ms / batch of 32 (same timing)."
+    for r in rows:
+        r.setdefault("fp32_ms", fp32_ms)
     if args.markdown:
         args.markdown.write_text(table + "\n")
     print(json.dumps(rows, indent=2) if args.json else table)
