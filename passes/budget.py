@@ -41,8 +41,9 @@ from .evaluator import Evaluator, get_evaluator, register_evaluator
 from .fallback import mark_fallback
 from .search import SearchResult, Trial, search
 from .calib_data import graph_batch_size
-from .sensitivity import (ENGINES, ActivationCache, QuantizedCopy, Site, candidates, cumulative_sqnr, find_sites,
-                          harm_interpreter, harm_local, harm_onnxruntime, op_infos, quantized_copy)
+from .sensitivity import (ENGINES, ActivationCache, QuantizedCopy, Site, candidates, cumulative_sqnr,
+                          estimate_seconds, find_sites, harm_interpreter, harm_local, harm_onnxruntime, op_infos,
+                          quantized_copy)
 
 register_evaluator("onnxruntime-qdq", "irc.backends.onnx.qdq_runner:QDQEvaluator")
 
@@ -94,8 +95,9 @@ class AccuracyBudget:
     relative: bool = False
     objective: Literal["fewest-ops", "speed"] = "fewest-ops"
     """fewest-ops: each op returned to fp32 costs 1; speed: costs its share of int8-kernel work."""
-    engine: str = "interpreter"
-    """How site harm is measured: interpreter (cached activations), onnxruntime, local."""
+    engine: str = "auto"
+    """How site harm is measured: interpreter (cached activations), onnxruntime, local, or auto
+    (interpreter or onnxruntime, whichever is expected to be faster)."""
     ranking_samples: int = 64
     """Validation samples used to rank the sites."""
     backend: str = "onnxruntime-qdq"
@@ -275,9 +277,18 @@ def _candidate(float_graph: Graph, ops: frozenset[str], make: Callable[[Graph], 
     return quantized_copy(float_graph, build)
 
 
-def _harms(budget: AccuracyBudget, graph: Graph, sites: Sequence[Site], batches, progress: _Progress) -> int:
-    """Measure every site's harm; returns the number of samples it was measured on."""
-    if budget.engine == "onnxruntime":
+def _harms(budget: AccuracyBudget, graph: Graph, sites: Sequence[Site], batches, progress: _Progress,
+           notes: list[str]) -> tuple[int, str]:
+    """Measure every site's harm; returns the number of samples it was measured on and the
+    engine used."""
+    engine = budget.engine
+    if engine == "auto":
+        est = estimate_seconds(graph, sites, batches, get_evaluator("interpreter"),
+                               lambda: get_evaluator("onnxruntime-qdq", level="disabled", threads=budget.threads))
+        engine = min(("interpreter", "onnxruntime"), key=lambda e: est[e])
+        notes.append(f"sensitivity engine {engine}, chosen by estimate (interpreter {est['interpreter']:.1f} s, "
+                     f"onnxruntime {est['onnxruntime']:.1f} s)")
+    if engine == "onnxruntime":
         ev = get_evaluator("onnxruntime-qdq", level="disabled", threads=budget.threads)
         reference = []
         for feeds in batches:
@@ -289,13 +300,13 @@ def _harms(budget: AccuracyBudget, graph: Graph, sites: Sequence[Site], batches,
                                       lambda: get_evaluator("onnxruntime-qdq", level="disabled",
                                                             threads=budget.threads))
             progress.stage(f"ranking {i + 1}/{len(sites)} sites")
-        return sum(len(next(iter(f.values()))) for f in batches)
+        return sum(len(next(iter(f.values()))) for f in batches), engine
     cache = ActivationCache(graph, batches, get_evaluator("interpreter"), budget.cache_bytes)
-    harm = harm_interpreter if budget.engine == "interpreter" else harm_local
+    harm = harm_interpreter if engine == "interpreter" else harm_local
     for i, s in enumerate(sites):
         s.harm = harm(cache, s)
         progress.stage(f"ranking {i + 1}/{len(sites)} sites")
-    return cache.samples
+    return cache.samples, engine
 
 
 def ranking_batches(v: Validation, graph: Graph, n: int, seed: int) -> list[dict[str, np.ndarray]]:
@@ -355,6 +366,7 @@ def run_with_budget(quantize: Pass, tail: Sequence[Pass], graph: Graph, ctx: Pas
         sites: list[Site] = []
         kernels_int8 = _kernels(runner, full)
         search_result: SearchResult | None = None
+        engine_used = "-"
         if meets(int8) or not cand:
             chosen, final_metric, met = frozenset(), int8, meets(int8)
             if not cand and not met:
@@ -366,7 +378,7 @@ def run_with_budget(quantize: Pass, tail: Sequence[Pass], graph: Graph, ctx: Pas
                 raise PassError("the validation set gave no samples to rank the quantized ops on")
             sites = find_sites(full)
             progress.stage(f"ranking {len(sites)} sites")
-            ranked_on = _harms(budget, float_graph, sites, batches, progress)
+            ranked_on, engine_used = _harms(budget, float_graph, sites, batches, progress, notes)
             if ranked_on < budget.ranking_samples:
                 notes.append(f"sites ranked on {ranked_on} samples (activation cache limit "
                              f"{budget.cache_bytes >> 20} MiB, or a smaller validation set)")
@@ -398,7 +410,7 @@ def run_with_budget(quantize: Pass, tail: Sequence[Pass], graph: Graph, ctx: Pas
         seconds["full evaluations"] = runner.seconds
         budget.result = _result(budget, fp32, int8, final_metric, allowed, met, chosen, infos, sites,
                                 search_result, kernels_int8, kernels_final, sqnr_int8, sqnr_final,
-                                runner.count, seconds, notes, len(all_ops))
+                                runner.count, seconds, notes, len(all_ops), engine_used)
     finally:
         progress.close()
         runner.close()
@@ -459,7 +471,7 @@ def _report_sqnr(budget: AccuracyBudget, float_graph: Graph, full: QuantizedCopy
 
 
 def _result(budget, fp32, int8, final_metric, allowed, met, chosen, infos, sites, sr, k_int8, k_final,
-            sqnr_int8, sqnr_final, evaluations, seconds, notes, n_cand) -> BudgetResult:
+            sqnr_int8, sqnr_final, evaluations, seconds, notes, n_cand, engine) -> BudgetResult:
     v = budget.validation
     order = sr.order if sr is not None else []
     rank_of: dict[str, int] = {}
@@ -508,5 +520,5 @@ def _result(budget, fp32, int8, final_metric, allowed, met, chosen, infos, sites
         notes.append(f"the budget (drop <= {allowed:.6g}) was not met; the model written is the best found")
     return BudgetResult(v.metric_name, v.higher_is_better, fp32, int8, final_metric, allowed, budget.describe(),
                         met, sorted(chosen, key=lambda n: infos[n].index if n in infos else 0), ops, site_rows,
-                        trials, evaluations, {k: round(t, 3) for k, t in seconds.items()}, budget.engine,
+                        trials, evaluations, {k: round(t, 3) for k, t in seconds.items()}, engine,
                         budget.objective, budget.ranking_samples, v.description, n_cand - len(chosen), notes)

@@ -26,6 +26,8 @@ so 10*log10(1/harm) is the output SQNR that site alone allows. Engines:
                   for each site only the ops downstream of it are computed again
     local         no propagation: each site's consumers are computed again (from the cache) and
                   the noise is measured at their outputs — one pass in all, for large graphs
+    auto          interpreter or onnxruntime, whichever `estimate_seconds` expects to be faster
+                  (the same numbers either way: both propagate the error through the float graph)
 
 Also here: multiply-accumulate counts per op (what an int8 kernel saves), and the cumulative
 SQNR of every op's result in a quantized graph against the fp32 graph (for the report).
@@ -49,7 +51,7 @@ from .evaluate import evaluate_op
 from .evaluator import Evaluator
 from .quantize import ACTIVATIONS, COMPUTE, REQUANTIZE
 
-ENGINES = ("onnxruntime", "interpreter", "local")
+ENGINES = ("auto", "interpreter", "onnxruntime", "local")
 CASTS = ("const", "quantize", "dequantize")
 
 
@@ -406,6 +408,39 @@ def harm_onnxruntime(float_graph: Graph, site: Site, batches: Sequence[Mapping[s
         return meter.value()
     finally:
         ev.close()
+
+
+def estimate_seconds(graph: Graph, sites: Sequence[Site], batches: Sequence[Mapping[str, np.ndarray]],
+                     interpreter: Evaluator, make_ort: Callable[[], Evaluator]) -> dict[str, float]:
+    """Expected seconds of the interpreter and the onnxruntime engine for these sites, from one
+    timed batch on each: the interpreter recomputes each site's downstream ops (weighted by their
+    multiply-accumulates), onnxruntime builds a session and runs every batch per site."""
+    import time
+
+    values = list(graph.inputs) + [r for op in graph.ops if op.name != "const" for r in op.results]
+    t = time.perf_counter()
+    interpreter.run(graph, batches[0], values)
+    t_interp = time.perf_counter() - t
+    t = time.perf_counter()
+    ev = make_ort()
+    ev.run(graph, batches[0], graph.outputs)
+    t_first = time.perf_counter() - t
+    t = time.perf_counter()
+    ev.run(graph, batches[0], graph.outputs)
+    t_run = time.perf_counter() - t
+    ev.close()
+    cost = {id(op): max(macs(op), 1) for op in graph.ops if op.name != "const"}
+    total = float(sum(cost.values())) or 1.0
+    index = {id(op): i for i, op in enumerate(graph.ops)}
+    share = 0.0
+    for s in sites:
+        start = index[id(s.op)] if s.kind == "weights" else (index[id(s.value.producer)] if s.value.producer else -1)
+        seeds = {id(s.value)} if s.kind == "activation" else {id(r) for r in s.op.results}
+        down = _downstream(graph, start, seeds)
+        share += (sum(cost[id(op)] for op in down) + (cost[id(s.op)] if s.kind == "weights" else 0)) / total
+    n = len(batches)
+    return {"interpreter": t_interp * n * (1.0 + share),
+            "onnxruntime": len(sites) * (max(t_first - t_run, 0.0) + t_run * n)}
 
 
 # -- cumulative error of a quantized graph (for the report) -------------------------------------

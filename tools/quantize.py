@@ -170,11 +170,10 @@ def load_model(model: Any) -> tuple[Graph, int | None]:
 def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str = "u8",
              per_channel: bool = True, samples: int = 0, batch_size: int = 32, skip: Iterable[str] = (),
              pipeline: str | None = None, preprocess: str | None = None, quiet: bool = True,
-             on_stage: Callable[[str], None] | None = None, val: Any = None, val_preprocess: str | None = None,
-             metric: str | None = None,
-             max_drop: str | float | None = None, val_limit: int | None = None,
-             detection: str | None = None, objective: str = "fewest-ops", sensitivity: str = "interpreter",
-             ranking_samples: int = 64) -> QuantizeResult:
+             on_stage: Callable[[str], None] | None = None, val: Any = None, max_drop: str | float | None = None,
+             metric: str | None = None, val_limit: int | None = None, val_preprocess: str | None = None,
+             val_labels_file: str | None = None, detection: str | None = None, objective: str = "fewest-ops",
+             sensitivity: str = "auto", ranking_samples: int = 64) -> QuantizeResult:
     """Quantize `model` (path, onnx.ModelProto or Graph) with calibration data `calib`.
 
     calib: an .npz path / image folder / VOC root, a dict {input name: array with a leading
@@ -211,7 +210,7 @@ def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str
 
         ctx.budget = make_budget(graph, val, max_drop, metric=metric, preprocess=val_preprocess or preprocess,
                                  limit=val_limit, detection=detection, objective=objective, engine=sensitivity,
-                                 ranking_samples=ranking_samples)
+                                 ranking_samples=ranking_samples, labels_file=val_labels_file)
 
     from irc.passes.manager import Instrument
 

@@ -167,3 +167,23 @@ def test_labels_needed_and_pipeline_without_quantize_are_exit_2(capsys, tmp_path
     code, _, err = cli(capsys, "opt", ir, "--pipeline=fold,fuse", "--val", DATA / "val", "--max-drop", "0.01",
                        "--val-preprocess", PREPROCESS)
     assert code == 2 and "needs the quantize pass in the pipeline" in err
+
+
+def test_detector_with_map_and_two_outputs(tmp_path, capsys):
+    from irc.data import InputSpec
+
+    voc = DATA.parent / "digits-voc"
+    cfg = MODELS / "digits_ssd.toml"
+    ds = open_dataset(voc, preprocess=load_preprocess(cfg), labels_file=voc / "labels.txt")
+    calib = ds.load(list(range(0, 300, 10)), [InputSpec("input", (None, 3, 96, 96))])
+    np.savez(tmp_path / "calib.npz", input=calib.inputs["input"])
+    code, stdout, err = cli(capsys, "quantize", MODELS / "digits_ssd.onnx", "--calib", tmp_path / "calib.npz",
+                            "-o", tmp_path / "q.onnx", "--val", voc, "--val-preprocess", cfg,
+                            "--val-labels-file", voc / "labels.txt", "--detection", cfg, "--val-limit", "60",
+                            "--max-drop", "0.0005", "--ranking-samples", "16", "--json")
+    assert code in (0, 3), err
+    b = json.loads(stdout)["budget"]
+    assert b["metric_name"] == "map" and (code == 0) == b["met"]
+    assert b["trials"][0]["phase"] == "fp32" and 0.5 < b["fp32_metric"] <= 1.0
+    if b["int8_drop"] > 0.0005:
+        assert b["sites"] and b["evaluations"] > 2

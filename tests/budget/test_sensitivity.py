@@ -107,3 +107,13 @@ def test_activation_cache_keeps_to_its_memory_limit():
     assert 1 <= len(small.batches) < 4 and small.bytes <= full.bytes // 3
     tiny = ActivationCache(g, batches, get_evaluator("interpreter"), max_bytes=1)
     assert len(tiny.batches) == 1  # always one batch
+
+
+def test_engine_cost_estimates():
+    from irc.passes.sensitivity import estimate_seconds
+
+    g = residual_graph()
+    sites = find_sites(_copy(g))
+    est = estimate_seconds(g, sites, residual_batches(), get_evaluator("interpreter"),
+                           lambda: get_evaluator("onnxruntime-qdq", level="disabled"))
+    assert set(est) == {"interpreter", "onnxruntime"} and all(v > 0 for v in est.values())

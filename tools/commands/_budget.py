@@ -1,7 +1,7 @@
 """Command-line options of the accuracy budget, shared by `irc quantize` and `irc opt`.
 
     --val PATH --max-drop 0.01|1% [--metric NAME] [--val-limit N] [--val-preprocess FILE]
-    [--detection FILE]
+    [--val-labels-file FILE] [--detection FILE]
     [--objective fewest-ops|speed] [--sensitivity interpreter|onnxruntime|local]
     [--ranking-samples N] [--report report.html]
 
@@ -29,12 +29,15 @@ def add_budget_arguments(p) -> None:
     g.add_argument("--val-limit", type=int, metavar="N", help="use a seeded random subset of N validation samples")
     g.add_argument("--val-preprocess", metavar="FILE", help="image preprocessing of folder validation data "
                    "(TOML/JSON; default: the calibration data's)")
+    g.add_argument("--val-labels-file", metavar="FILE", help="class names of the validation data, one per line, "
+                   "in class-index order (default: sorted folder names; the 20 VOC classes)")
     g.add_argument("--detection", metavar="FILE", help="SSD decoding settings for --metric map (TOML/JSON)")
     g.add_argument("--objective", choices=["fewest-ops", "speed"], default="fewest-ops",
                    help="fewest-ops: fewest ops in fp32 (default); speed: keep the heaviest int8 kernels")
-    g.add_argument("--sensitivity", choices=["interpreter", "onnxruntime", "local"], default="interpreter",
-                   help="how the harm of each quantized tensor is measured (default interpreter: cached "
-                        "activations, only ops downstream recomputed)")
+    g.add_argument("--sensitivity", choices=["auto", "interpreter", "onnxruntime", "local"], default="auto",
+                   help="how the harm of each quantized tensor is measured: interpreter (cached activations, "
+                        "only ops downstream recomputed), onnxruntime (one fake-quantized model per tensor), "
+                        "local (no propagation); default auto: the faster of the first two")
     g.add_argument("--ranking-samples", type=int, default=64, metavar="N",
                    help="validation samples used to rank the ops (default 64)")
     g.add_argument("--report", metavar="FILE", help="write the budget report: FILE.html (with plots, plus "
@@ -56,6 +59,7 @@ def check_budget_args(args, *inputs: str) -> None:
     if not wants_budget(args):
         extra = [o for o, v in (("--metric", args.metric), ("--val-limit", args.val_limit),
                                 ("--val-preprocess", args.val_preprocess),
+                                ("--val-labels-file", args.val_labels_file),
                                 ("--detection", args.detection), ("--report", args.report)) if v is not None]
         if extra:
             raise IRError(f"{', '.join(extra)} belong to the accuracy budget: give --val PATH and --max-drop D")
@@ -65,7 +69,8 @@ def make_budget_from_args(args, graph, preprocess: str | None):
     from irc.budget_setup import make_budget
 
     return make_budget(graph, args.val, args.max_drop, metric=args.metric, preprocess=preprocess,
-                       limit=args.val_limit, detection=args.detection, objective=args.objective,
+                       limit=args.val_limit, detection=args.detection, labels_file=args.val_labels_file,
+                       objective=args.objective,
                        engine=args.sensitivity, ranking_samples=args.ranking_samples)
 
 

@@ -57,8 +57,8 @@ def run(args) -> int:
         skip=[s for s in args.skip.split(",") if s], pipeline=args.pipeline, preprocess=args.preprocess,
         quiet=args.quiet or not sys.stderr.isatty(), on_stage=on_stage,
         val=args.val, val_preprocess=args.val_preprocess, metric=args.metric, max_drop=args.max_drop,
-        val_limit=args.val_limit, detection=args.detection, objective=args.objective, sensitivity=args.sensitivity,
-        ranking_samples=args.ranking_samples)
+        val_limit=args.val_limit, val_labels_file=args.val_labels_file, detection=args.detection,
+        objective=args.objective, sensitivity=args.sensitivity, ranking_samples=args.ranking_samples)
     result.save(out)
     for w in result.warnings:
         print(f"irc quantize: warning: {w}", file=sys.stderr)
