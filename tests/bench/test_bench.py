@@ -176,3 +176,42 @@ def test_cli_bad_model_file(tmp_path, capsys):
     code = main(["bench", str(bad), "--variants", "fp32", "--workdir", str(tmp_path / "w"), "--quiet"])
     err = capsys.readouterr().err
     assert code == 2 and f"{bad}: not a readable ONNX model" in err
+
+
+def test_cosine_of_an_all_zero_output_is_marked():
+    from irc.bench.report import detail_table
+    from irc.bench.runner import _cosine
+
+    assert _cosine([np.ones(3)], [np.ones(3)])["cosine"] == pytest.approx(1.0)
+    assert _cosine([np.zeros(3)], [np.ones(3)]) == {"cosine": None, "cosine_note": "all-zero output"}
+    res = {"variants": ["fp32", "ort"], "reference": "fp32",
+           "models": [{"name": "m", "compute_nodes": 2, "variants": {"fp32": {}, "ort": {
+               "cosine": None, "cosine_note": "all-zero output"}}}]}
+    assert "| m | 2 | - | - | - | - | - | zeros |" in detail_table(res, markdown=True)
+
+
+@pytest.mark.parametrize("variants, module", [(["fp32", "nncf"], "nncf"), (["fp32", "ov-fp32", "ov-int8"], "openvino")])
+def test_optional_variants_when_installed(variants, module, tmp_path):
+    pytest.importorskip(module)
+    pytest.importorskip("nncf")
+    model = tiny_cnn(tmp_path / "tiny.onnx")
+    res = run_bench([str(model)], BenchOptions(variants=variants, memory=False, **{**OPTS, "batches": [1]}),
+                    workdir=tmp_path / "w")
+    (m,) = res["models"]
+    for v in variants:
+        assert "error" not in m["variants"][v], m["variants"][v].get("error")
+        assert m["timings"][0]["variants"][v]["median_ms"] > 0
+    if "nncf" in variants:
+        assert m["variants"]["nncf"]["kernels"]["int8_compute"] >= 1
+    if "ov-int8" in variants:
+        assert m["variants"]["ov-int8"]["file"].endswith(".xml") and m["variants"]["ov-int8"]["file_mb"] > 0
+        assert m["variants"]["ov-int8"]["cosine"] > 0.9
+
+
+def test_uninstalled_variant_is_an_error(tmp_path, capsys, monkeypatch):
+    from irc.bench import variants
+
+    monkeypatch.setattr(variants, "missing_modules", lambda name: ["openvino"] if name.startswith("ov") else [])
+    code = main(["bench", "squeezenet", "--variants", "fp32,ov-int8", "--workdir", str(tmp_path), "--quiet"])
+    assert code == 2
+    assert "variant 'ov-int8' needs the Python package 'openvino', which is not installed" in capsys.readouterr().err

@@ -120,20 +120,26 @@ def _kernels(k: dict | None) -> str:
     return f"{k['int8_compute']}/{k['quantized']} int8, {k['float_compute']} float, {k['q']}Q {k['dq']}DQ"
 
 
+def _cos(v: dict) -> str:
+    note = v.get("cosine_note")
+    return {"all-zero output": "zeros", "non-finite output": "inf/nan"}.get(note, note) if note \
+        else _f(v.get("cosine"), 4)
+
+
 def detail_table(result: dict, markdown: bool = False) -> str:
     """File MB, peak RSS MB, kernel check and output cosine of every variant."""
     vs = result["variants"]
     int8 = [v for v in vs if v not in (result["reference"], "ov-fp32")]
-    headers = ["model"] + [f"{v} MB" for v in vs] + [f"{v} RSS MB" for v in vs]
+    headers = ["model", "compute"] + [f"{v} MB" for v in vs] + [f"{v} RSS MB" for v in vs]
     headers += [f"{v} kernels" for v in int8 if v != "ov-int8"] + [f"{v} cos" for v in int8]
     rows = []
     for m in result["models"]:
         mv = m["variants"]
-        row = [m["name"]]
+        row = [m["name"], str(m.get("compute_nodes", "-"))]
         row += [_f(mv.get(v, {}).get("file_mb"), 1) for v in vs]
         row += [_f(mv.get(v, {}).get("memory", {}).get("peak_mb"), 0) for v in vs]
         row += [_kernels(mv.get(v, {}).get("kernels")) for v in int8 if v != "ov-int8"]
-        row += [_f(mv.get(v, {}).get("cosine"), 4) for v in int8]
+        row += [_cos(mv.get(v, {})) for v in int8]
         rows.append(row)
     return _table(headers, rows, markdown)
 
@@ -141,6 +147,22 @@ def detail_table(result: dict, markdown: bool = False) -> str:
 def errors(result: dict) -> list[str]:
     return [f"{m['name']} {v}: {e['error']}" for m in result["models"] for v, e in m["variants"].items()
             if e.get("error")]
+
+
+def environment_line(result: dict) -> str:
+    """Versions, CPU and the load average around the run: how far to trust the numbers."""
+    env = result.get("environment", {})
+    parts = [f"onnxruntime {env.get('onnxruntime', '?')}"]
+    parts += [f"{k} {env[k]}" for k in ("openvino", "nncf") if k in env]
+    parts.append(f"{env.get('cpu', '?')}, {env.get('cpus', '?')} CPUs")
+    if "loadavg_start" in env:
+        load = f"load average {env['loadavg_start'][0]:.2f} at start"
+        if "loadavg_end" in env:
+            load += f", {env['loadavg_end'][0]:.2f} at end"
+        parts.append(load)
+    if result.get("seconds") is not None:
+        parts.append(f"{result['seconds']:.0f} s")
+    return "; ".join(parts)
 
 
 def format_report(result: dict, markdown: bool = False) -> str:
@@ -151,10 +173,12 @@ def format_report(result: dict, markdown: bool = False) -> str:
     for threads in result["options"]["threads"]:
         for batch in result["options"]["batches"]:
             parts.append(f"{head}{cell_key(threads, batch)}\n\n{speed_table(result, threads, batch, markdown)}")
-    parts.insert(0, note)
-    kernel_note = ("kernels: int8 compute kernels / Conv-Gemm-MatMul nodes reading a DequantizeLinear; float "
+    parts.insert(0, f"{environment_line(result)}\n{note}")
+    kernel_note = ("compute: Conv/Gemm/MatMul nodes of the fp32 model. "
+                   "kernels: int8 compute kernels / Conv-Gemm-MatMul nodes reading a DequantizeLinear; float "
                    "Conv/Gemm/MatMul left; Q and DQ nodes left (onnxruntime's optimized graph, ORT_ENABLE_ALL). "
-                   "RSS: peak resident memory of a fresh process that loaded the model and ran it 5 times.")
+                   "RSS: peak resident memory of a fresh process that loaded the model and ran it 5 times. "
+                   "cos: output cosine against fp32 on one random batch (a sanity check; the weights are random).")
     parts.append(f"{head}files, memory, kernels\n\n{kernel_note}\n\n{detail_table(result, markdown)}")
     errs = errors(result)
     if errs:

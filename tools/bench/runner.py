@@ -78,11 +78,15 @@ def environment() -> dict:
     return env
 
 
-def _cosine(a: list[np.ndarray], b: list[np.ndarray]) -> float:
+def _cosine(a: list[np.ndarray], b: list[np.ndarray]) -> dict:
+    """{"cosine": value} of all outputs concatenated; None with a note when it is undefined."""
     x = np.concatenate([np.asarray(o, np.float64).ravel() for o in a])
     y = np.concatenate([np.asarray(o, np.float64).ravel() for o in b])
-    den = float(np.linalg.norm(x) * np.linalg.norm(y))
-    return float(x @ y / den) if den else float("nan")
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        return {"cosine": None, "cosine_note": "non-finite output"}
+    if not np.linalg.norm(x):
+        return {"cosine": None, "cosine_note": "all-zero output"}
+    return {"cosine": float(x @ y / (np.linalg.norm(x) * np.linalg.norm(y)))}
 
 
 def _file_mb(path: Path | None) -> float | None:
@@ -177,7 +181,7 @@ def _bench_model(label: str, source: str, opts: BenchOptions, workdir: Path, qua
                         if n == REFERENCE:
                             ref_out = outs
                         else:
-                            entry["variants"][n]["cosine"] = _cosine(outs, ref_out)
+                            entry["variants"][n].update(_cosine(outs, ref_out))
                 except Exception as e:  # a file the runtime refuses: report it, time the rest
                     if n == REFERENCE:
                         raise

@@ -5,7 +5,8 @@
     ort       onnxruntime's own static quantization (ORT's recommended flow: quant_pre_process,
               then quantize_static in QDQ format, per-channel int8 weights, uint8 activations,
               MinMax calibration), run by onnxruntime
-    nncf      nncf.quantize on the ONNX model (default preset), run by onnxruntime   [if installed]
+    nncf      nncf.quantize (default preset) on the model after quant_pre_process, as for ort,
+              run by onnxruntime                                                   [if installed]
     ov-fp32   the fp32 model converted by openvino, run by its CPU plugin in f32    [if installed]
     ov-int8   the OpenVINO model quantized by nncf, run by the CPU plugin           [if installed]
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import io
 import logging
 import time
 from dataclasses import dataclass, field
@@ -72,14 +74,18 @@ def check_variants(names: list[str]) -> list[str]:
 
 @contextlib.contextmanager
 def _quiet_logging():
-    # onnxruntime.quantization and nncf log advice through the root logger at WARNING
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)
+    # onnxruntime.quantization logs advice through the root logger at WARNING; nncf logs through
+    # its own logger and draws rich progress bars on stdout, which would land in the tables
+    loggers = [logging.getLogger(), logging.getLogger("nncf")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
     try:
-        yield
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
     finally:
-        root.setLevel(level)
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
 
 
 def _save(model, path: Path) -> Path:
@@ -128,28 +134,37 @@ def _ort_reader(calib: dict[str, np.ndarray]):
     return Reader()
 
 
-def build_ort(model: BenchModel, folder: Path, calib: dict[str, np.ndarray]) -> Variant:
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+def _preprocessed(model: BenchModel, folder: Path, name: str) -> tuple[Path, dict]:
+    """onnxruntime's quant_pre_process of the fp32 model (shape inference, BN folding and the
+    other ORT graph optimizations that quantizers expect), or the model itself if it fails."""
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    reader = _ort_reader(calib)
-    pre = folder / "ort_preprocessed.onnx"
-    source = model.fp32_path
-    info: dict = {}
-    with _quiet_logging():
-        try:
+    pre = folder / f"{name}_preprocessed.onnx"
+    try:
+        with _quiet_logging():
             quant_pre_process(str(model.fp32_path), str(pre))
-            source = pre
-            info["preprocessed"] = True
-        except Exception as e:  # ORT's own pre-processing is best effort; quantize the model as is
-            info["preprocessed"] = False
-            info["preprocess_error"] = f"{type(e).__name__}: {e}"
-        out = folder / "ort.onnx"
-        quantize_static(str(source), str(out), reader, quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        calibrate_method=CalibrationMethod.MinMax)
-    if pre.exists():
-        pre.unlink()
+        return pre, {"preprocessed": True}
+    except Exception as e:  # pre-processing is best effort; the quantizer then gets the model as is
+        return model.fp32_path, {"preprocessed": False, "preprocess_error": f"{type(e).__name__}: {e}"}
+
+
+def _drop(path: Path, model: BenchModel) -> None:
+    if path != model.fp32_path and path.exists():
+        path.unlink()
+
+
+def build_ort(model: BenchModel, folder: Path, calib: dict[str, np.ndarray]) -> Variant:
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    source, info = _preprocessed(model, folder, "ort")
+    out = folder / "ort.onnx"
+    try:
+        with _quiet_logging():
+            quantize_static(str(source), str(out), _ort_reader(calib), quant_format=QuantFormat.QDQ,
+                            per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                            calibrate_method=CalibrationMethod.MinMax)
+    finally:
+        _drop(source, model)
     return Variant("ort", out, int8=True, info=info)
 
 
@@ -160,12 +175,18 @@ def _nncf_dataset(calib: dict[str, np.ndarray]):
 
 
 def build_nncf(model: BenchModel, folder: Path, calib: dict[str, np.ndarray]) -> Variant:
+    """nncf.quantize (default preset) on the same pre-processed model the ort variant starts from:
+    without BN folding NNCF's Q/DQ land where onnxruntime cannot fuse them."""
     import nncf
     import onnx
 
-    with _quiet_logging():
-        q = nncf.quantize(onnx.load(str(model.fp32_path)), _nncf_dataset(calib), subset_size=_count(calib))
-    return Variant("nncf", _save(q, folder / "nncf.onnx"), int8=True)
+    source, info = _preprocessed(model, folder, "nncf")
+    try:
+        with _quiet_logging():
+            q = nncf.quantize(onnx.load(str(source)), _nncf_dataset(calib), subset_size=_count(calib))
+    finally:
+        _drop(source, model)
+    return Variant("nncf", _save(q, folder / "nncf.onnx"), int8=True, info=info)
 
 
 def build_ov(model: BenchModel, folder: Path, calib: dict[str, np.ndarray], int8: bool) -> Variant:
