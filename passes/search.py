@@ -1,6 +1,6 @@
 """The fallback search: the fewest ops to return to fp32 so that the metric meets the budget.
 
-Input: the sites (passes/sensitivity.py) with their harm and group, a cost per op, and
+Input: the sites (passes/sites.py) with their harm (passes/sensitivity.py) and group, a cost per op, and
 `evaluate(ops) -> metric`, one full evaluation of the graph with `ops` in fp32. The full int8
 graph (no op in fp32) has been evaluated and misses the budget.
 
@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from .sensitivity import Site
+from .sites import Site
 
 
 @dataclass

@@ -38,7 +38,7 @@ class QuantizeResult:
     source_bytes: int | None = None
     warnings: list[str] = field(default_factory=list)
     budget: Any = None
-    """The accuracy-budget result (irc.passes.budget.BudgetResult) when a budget was given."""
+    """The accuracy-budget result (irc.passes.budget_result.BudgetResult) when a budget was given."""
 
     @property
     def model_bytes(self) -> int:

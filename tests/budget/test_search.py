@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from irc.passes.search import greedy_order, prefix_levels, search
-from irc.passes.sensitivity import Site
+from irc.passes.sites import Site
 
 
 def _sites():

@@ -10,12 +10,12 @@ import pytest
 from irc.ir.compare import graph_difference
 from irc.ir.verifier import verify_graph
 from irc.passes import PassContext
-from irc.passes.budget import AccuracyBudget  # noqa: F401  (registers the onnxruntime-qdq evaluator)
 from irc.passes.clone import clone_graph
 from irc.passes.evaluator import get_evaluator
 from irc.passes.quantize import Quantize
-from irc.passes.sensitivity import (ActivationCache, cumulative_sqnr, find_sites, harm_interpreter, harm_local,
-                                    harm_onnxruntime, macs, quantized_copy, variant_graph)
+from irc.passes.sensitivity import (ActivationCache, cumulative_sqnr, harm_interpreter, harm_local, harm_onnxruntime,
+                                    variant_graph)
+from irc.passes.sites import find_sites, macs, quantized_copy
 
 from .graphs import residual_batches, residual_graph
 
