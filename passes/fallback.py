@@ -9,7 +9,7 @@ borders: a `dequantize` where a marked op reads an int8 value, a `quantize` wher
 reads a marked op's result. The rest of the graph stays int8, so onnxruntime still fuses every
 remaining int8 conv / gemm / matmul into its int8 kernel.
 
-A name may be a shell-style pattern (`/features.5/*`, `conv_?`) that selects every op it
+A name may be a shell-style pattern (`/features/features.5/*`, `conv_?`) that selects every op it
 matches. Data-movement ops (reshape, max_pool, ...) follow their operand and need not be named.
 The pass runs before `quantize`: on an already quantized graph it stops with a message saying
 where to put it.

@@ -187,3 +187,17 @@ def test_detector_with_map_and_two_outputs(tmp_path, capsys):
     assert b["trials"][0]["phase"] == "fp32" and 0.5 < b["fp32_metric"] <= 1.0
     if b["int8_drop"] > 0.0005:
         assert b["sites"] and b["evaluations"] > 2
+
+
+def test_report_without_matplotlib_says_how_to_get_plots(absolute, monkeypatch, tmp_path):
+    import sys
+
+    from irc.budget_report import render_html, summary_table, write_report
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    page = render_html(absolute[0].budget)
+    assert "plots need matplotlib" in page and "data:image/png" not in page
+    assert "fp32 ops" in summary_table(absolute[0].budget)
+    files = write_report(absolute[0].budget, tmp_path / "r.html")
+    assert [f.name for f in files] == ["r.html", "r.json"]
+    assert json.loads((tmp_path / "r.json").read_text())["met"] is True
