@@ -285,6 +285,7 @@ def run_with_budget(quantize: Pass, tail: Sequence[Pass], graph: Graph, ctx: Pas
             p.run(g, scratch)
 
     t_all = time.perf_counter()
+    _name_ops(graph)
     float_graph, _ = clone_graph(graph)
     runner = _Runner(budget, float_graph)
     progress = _Progress(ctx)
@@ -364,6 +365,31 @@ def run_with_budget(quantize: Pass, tail: Sequence[Pass], graph: Graph, ctx: Pas
     ctx.record("budget", "fp32 ops", len(r.fp32_ops))
     ctx.record("budget", "full evaluations", r.evaluations)
     return changed
+
+
+def _name_ops(graph: Graph) -> None:
+    """Give every non-constant op a unique name (its first result's), so that the search and the
+    fallback marks can name each op: unnamed results and repeated name hints get a suffix.
+    Graph outputs keep their names."""
+    outputs = {id(v) for v in graph.outputs}
+    taken = {op.results[0].name for op in graph.ops if op.results and op.results[0].name}
+    seen: set[str] = set()
+    for i, op in enumerate(graph.ops):
+        if op.name == "const" or not op.results:
+            continue
+        r = op.results[0]
+        if r.name and r.name not in seen:
+            seen.add(r.name)
+            continue
+        if id(r) in outputs and r.name:
+            continue
+        base = r.name or op.name
+        k = i
+        while f"{base}_{k}" in taken:
+            k += 1
+        r.name = f"{base}_{k}"
+        taken.add(r.name)
+        seen.add(r.name)
 
 
 def _kernels(runner: _Runner, q: QuantizedCopy) -> dict[str, str]:

@@ -91,3 +91,21 @@ def test_speed_cost_takes_cheap_ops_first():
     cost = {"conv": 0.9, "add": 0.01}
     order = greedy_order(sites, lambda o: cost[o])
     assert [s.name for s in order] == ["add", "conv"]
+
+
+def test_unnamed_and_repeated_op_names_get_unique_ones():
+    from irc.ir import parse_text
+    from irc.passes.budget import _name_ops
+
+    g = parse_text("""func @main(%x: tensor<2xf32>) -> (tensor<2xf32>) {
+  %a = relu(%x) : tensor<2xf32>
+  %b = relu(%a) : tensor<2xf32>
+  %y = relu(%b) : tensor<2xf32>
+  return %y
+}
+""")
+    g.ops[1].results[0].name = "a"   # a repeated name hint
+    g.ops[0].results[0].name = None  # and an unnamed result
+    _name_ops(g)
+    labels = [op.label for op in g.ops]
+    assert len(set(labels)) == 3 and labels[2] == "y" and labels[1] == "a"
