@@ -130,3 +130,16 @@ def test_opt_without_pipeline_reproduces_both_files_byte_for_byte(tmp_path, caps
     assert run_cli(capsys, "opt", str(tmp_path / "a.ir"), "-o", str(tmp_path / "b.ir"))[0] == 0
     assert (tmp_path / "a.ir").read_bytes() == (tmp_path / "b.ir").read_bytes()
     assert (tmp_path / "a.weights.npz").read_bytes() == (tmp_path / "b.weights.npz").read_bytes()
+
+
+def test_outputs_get_the_usual_file_mode(tmp_path):
+    import os
+
+    from irc.ir.weights_io import atomic_write_bytes
+
+    mask = os.umask(0o022)
+    try:
+        atomic_write_bytes(tmp_path / "out.bin", b"data")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "out.bin").stat().st_mode & 0o777 == 0o644
