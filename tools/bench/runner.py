@@ -133,7 +133,7 @@ def _bench_model(label: str, source: str, opts: BenchOptions, workdir: Path, qua
                  progress: _Progress) -> dict:
     folder = workdir / label
     folder.mkdir(parents=True, exist_ok=True)
-    progress.note("fp32 model")
+    progress.step(label, "fp32 model", advance=0)
     model = prepare_model(label, source, folder, opts.seed)
     import onnx
 
