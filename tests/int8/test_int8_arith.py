@@ -7,6 +7,8 @@ Grid inputs (every stored value paired with every other) with "decimal" scales s
 put many results next to rounding ties, where two float evaluation orders part.
 """
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -99,6 +101,41 @@ def test_add_with_fused_relu_and_clip_clamps_the_stored_result():
                      {"a": qa, "b": qb})["y"]
     np.testing.assert_array_equal(clip, np.clip(plain, 50, 75))  # q(-2) = -10 + 60, q(3) = 15 + 60
     assert plain.min() < 50 and plain.max() > 75
+
+
+# Parameters under which the constant term F of the add formula (specs/quantization.md §3) changes
+# with the way its two products are summed: rounded one by one versus onnxruntime's fused
+# multiply-add, and, with a per-span operand, its term folded in with or without a fused
+# multiply-add. Found by scanning random three-digit scales against onnxruntime.
+NEAR_TIE_PARAMS = {"same": ((0.0115, 171), (0.0904, 67), (0.054, 178)),
+                   "b_broadcast": ((0.0154, 210), (0.0525, 147), (0.0604, 197)),
+                   "a_broadcast": ((0.0525, 147), (0.0154, 210), (0.0604, 197))}
+SSDLITE_ADD = Path(__file__).parent / "data" / "ssdlite_add_near_ties.npz"
+
+
+@pytest.mark.parametrize("pattern", NEAR_TIE_PARAMS)
+def test_add_is_bit_exact_where_the_constant_term_rounding_matters(tmp_path, pattern):
+    (sa, za), (sb, zb), out = NEAR_TIE_PARAMS[pattern]
+    qa, qb = ADD_INPUTS[pattern]
+    operands = [act("a", exact_floats(qa, sa, za), sa, za), act("b", exact_floats(qb, sb, zb), sb, zb)]
+    got, ref = run_both(tmp_path, "Add", "QLinearAdd", operands, out, {}, "add", {})
+    np.testing.assert_array_equal(got, ref, err_msg=f"add {pattern}")
+
+
+def test_add_is_bit_exact_on_operands_captured_from_ssdlite(tmp_path):
+    """Stored operands of an add inside SSDLite (64 x 20 x 20) whose result sits next to rounding
+    ties on a few elements: the case that told the fused constant term apart."""
+    with np.load(SSDLITE_ADD, allow_pickle=False) as data:
+        qa, qb = data["a"][None], data["b"][None]
+        (sa, sb, sy), (za, zb, zy) = [float(s) for s in data["scales"]], [int(z) for z in data["zero_points"]]
+    operands = [act("a", exact_floats(qa, sa, za), sa, za), act("b", exact_floats(qb, sb, zb), sb, zb)]
+    ort_run = run_qdq(qdq_model("Add", operands, (sy, zy)), {o.name: o.array for o in operands}, tmp_path)
+    assert "QLinearAdd" in ort_run.op_types, ort_run.op_types
+    np.testing.assert_array_equal(ort_run.outputs["a_q"], qa)  # the captured integers reach the op
+    np.testing.assert_array_equal(ort_run.outputs["b_q"], qb)
+    inputs = [("a", TensorType(qa.shape, u8(sa, za))), ("b", TensorType(qb.shape, u8(sb, zb)))]
+    got = run_graph(parse_text(one_op_ir("add", inputs, [], TensorType(qa.shape, u8(sy, zy)))), {"a": qa, "b": qb})["y"]
+    np.testing.assert_array_equal(got, ort_run.outputs["y_q"])
 
 
 # -- pools ----------------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ model agree to the bit.
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 
 from ..interpreter import kernel
@@ -27,6 +29,20 @@ def _fma(a, b, c) -> np.ndarray:
     multiply-add rounded once to float32 is the fused result.
     """
     return (np.asarray(a, np.float64) * np.float64(b) + np.asarray(c, np.float64)).astype(np.float32)
+
+
+def _fma_scalar(a, b, c) -> np.float32:
+    """float32 a * b + c with one rounding, for three float32 scalars, exact for any magnitudes.
+
+    The constant term of add multiplies a scale ratio by a zero point and adds another product,
+    whose exponents may be far apart; the exact rational sum is rounded to the nearest float32
+    (ties to even) by comparing it with the float32 neighbours of its float64 approximation.
+    """
+    exact = Fraction(float(_f32(a))) * Fraction(float(_f32(b))) + Fraction(float(_f32(c)))
+    guess = _f32(float(exact))
+    candidates = [np.nextafter(guess, _f32(-np.inf)), guess, np.nextafter(guess, _f32(np.inf))]
+    # nearest first, then the even significand (lowest bit clear) on a tie
+    return min(candidates, key=lambda v: (abs(Fraction(float(v)) - exact), int(v.view(np.uint32)) & 1))
 
 
 # -- add ------------------------------------------------------------------------------------------
@@ -52,30 +68,27 @@ def _scalar_per_span(x_shape, y_shape, out_shape) -> tuple[bool, bool]:
 
 @kernel("add", quantized=True)
 def add(op, x, y):
-    """QLinearAdd: v = a * r_a + (b * r_b + F), y_q = clip(round_half_even(v)), fused multiply-adds.
+    """QLinearAdd: v = fma(a, r_a, fma(b, r_b, F)), y_q = clip(round_half_even(v)).
 
     The clip is to the storage range, narrowed by a fused activation as for the compute ops.
 
-    r_a = f32(s_a / s_y), r_b = f32(s_b / s_y), F = f32(z_y - (r_a z_a + r_b z_b)); `a` is the
-    operand read as a vector and `b` the other. When `b` is one value per span (a scalar or a
-    broadcast operand), F + b * r_b is rounded before the fused multiply-add with `a`.
+    r_a = f32(s_a / s_y), r_b = f32(s_b / s_y), F = f32(z_y - fma(r_a, z_a, f32(r_b z_b))); `a`
+    is the operand read as a vector and `b` the other. The sum of products in F is one fused
+    multiply-add, as the compiler contracts it in onnxruntime's x86-64 kernel, so which operand
+    is `a` matters: a `b` that is one value per span (a scalar or a broadcast operand) has its
+    term folded into the span's constant with the same fused multiply-add as a vector `b`.
     """
     qx = per_tensor(op, quant_of(op, 0, "operand x"), "operand x")
     qy_in = per_tensor(op, quant_of(op, 1, "operand y"), "operand y")
     qo = per_tensor(op, result_quant(op), "the result")
     out_shape = np.broadcast_shapes(x.shape, y.shape)
-    x_scalar, y_scalar = _scalar_per_span(x.shape, y.shape, out_shape)
+    x_scalar, _ = _scalar_per_span(x.shape, y.shape, out_shape)
     # onnxruntime hands the span-scalar operand over as `b`
     (a, qa), (b, qb) = ((y, qy_in), (x, qx)) if x_scalar else ((x, qx), (y, qy_in))
     s_out = _f32(qo.scale)
     r_a, r_b = _f32(_f32(qa.scale) / s_out), _f32(_f32(qb.scale) / s_out)
-    fixed = _f32(_f32(qo.zero_point) - _f32(_f32(r_a * _f32(qa.zero_point)) + _f32(r_b * _f32(qb.zero_point))))
-    af, bf = a.astype(np.float32), b.astype(np.float32)
-    if x_scalar or y_scalar:
-        inner = _f32(fixed + bf * r_b)  # the fixed part of each span, rounded on its own
-    else:
-        inner = _fma(bf, r_b, fixed)
-    v = _fma(af, r_a, inner)
+    fixed = _f32(_f32(qo.zero_point) - _fma_scalar(r_a, _f32(qa.zero_point), _f32(r_b * _f32(qb.zero_point))))
+    v = _fma(a.astype(np.float32), r_a, _fma(b.astype(np.float32), r_b, fixed))
     # saturation, narrowed by a fused relu / clip (rounding is monotone: clamping after it is exact)
     v = np.clip(np.rint(v), *activation_range(op, qo))
     return np.broadcast_to(v, out_shape).astype(qo.storage_dtype)
