@@ -66,6 +66,7 @@ class _Plan:
         self.types: dict[int, QuantType] = {}      # id(value) -> its int8 type
         self.int8_ops: list[tuple[Op, str]] = []   # (op, treatment) in graph order
         self.no_range: list[str] = []
+        self.absorbed: dict[int, Op] = {}  # id(concat) -> the relu its saturation implements
 
     def range_type(self, v: Value) -> QuantType | None:
         if id(v) in self.types:
@@ -94,8 +95,9 @@ class _Plan:
             else:
                 for v in self.activation_operands(op):
                     self.types.setdefault(id(v), self.range_type(v))
+                relu = self.absorbed.get(id(op))
                 for r in op.results:
-                    self.types[id(r)] = self.range_type(r)
+                    self.types[id(r)] = self.range_type(relu.results[0] if relu is not None else r)
             self.int8_ops.append((op, treatment))
 
     def activation_operands(self, op: Op) -> list[Value]:
@@ -124,6 +126,14 @@ class _Plan:
         if any(self.range_type(v) is None for v in needed):
             self.no_range.append(op.label)
             return None
+        relu = _only_reader(op)
+        if (op.name == "concat" and self.storage == "u8" and relu is not None and relu.name == "relu"
+                and FALLBACK_KEY not in relu.attrs and relu.label not in self.skip
+                and self.range_type(relu.results[0]) is not None):
+            # concat -> relu: the concat requantizes to the relu's range, whose zero point is 0,
+            # so its saturation is the relu (onnxruntime fuses the pair the same way)
+            self.absorbed[id(op)] = relu
+            return "requantize"
         if op.name == "concat" and len({str(self.range_type(v)) for v in op.operands}) == 1:
             return "movement"
         return "compute" if op.name in COMPUTE else "requantize"
@@ -145,6 +155,14 @@ class _Plan:
             if op.operands[1].type.rank != 2 or op.operands[0].type.rank < 2:
                 return False
         return op.operands[0].type.is_float and op.results[0].type.is_float
+
+
+def _only_reader(op: Op) -> Op | None:
+    """The one op reading op's single result (None if several, none, or the graph output)."""
+    if len(op.results) != 1 or len(op.results[0].uses) != 1:
+        return None
+    user = op.results[0].uses[0].op
+    return None if user.name == "return" else user
 
 
 def _rewrite(plan: _Plan) -> dict[str, int]:
@@ -176,6 +194,18 @@ def _rewrite(plan: _Plan) -> dict[str, int]:
             r.type = r.type.with_element(plan.types[id(r)])
         counts["quantized ops"] += 1
     counts["quantize"] = len(quantized_of)
+
+    # a relu whose concat's saturation implements it goes away
+    absorbed = {id(relu) for relu in plan.absorbed.values()}
+    for relu in plan.absorbed.values():
+        returned = any(u.op is g.return_op for u in relu.result.uses)
+        name, source = relu.result.name, relu.operands[0]
+        g.replace_op(relu, [source])
+        if returned:
+            source.name = name
+    plan.int8_ops = [(op, t) for op, t in plan.int8_ops if id(op) not in absorbed]
+    int8_ids -= absorbed
+    counts["relus absorbed"] = len(absorbed)
 
     # int8 values read by float ops or returned: one dequantize each
     for op, _ in plan.int8_ops:
