@@ -29,7 +29,7 @@ from .affine import channel_affine
 from .base import Pass, PassContext, register_pass
 
 
-def _only_user(op: Op) -> Op | None:
+def only_user(op: Op) -> Op | None:
     """The single op reading op's single result, if there is exactly one use."""
     if len(op.results) != 1 or len(op.result.uses) != 1:
         return None
@@ -64,7 +64,7 @@ def fuse_matmul_add(graph: Graph) -> int:
         if mm.name != "matmul" or mm.graph is None or mm.attrs.get("activation"):
             continue
         a, w = mm.operands
-        add = _only_user(mm)
+        add = only_user(mm)
         if add is None or add.name != "add" or a.type.rank != 2 or w.type.rank != 2:
             continue
         if graph.const_value(w) is None:
@@ -94,7 +94,7 @@ def affine_chains_to_conv(graph: Graph) -> int:
             continue
         chain, last = [first], first
         while True:
-            nxt = _only_user(last)
+            nxt = only_user(last)
             step = channel_affine(graph, nxt) if nxt is not None else None
             if step is None or step[0] is not last.result:
                 break
@@ -130,7 +130,7 @@ def fuse_activations(graph: Graph) -> int:
         producer = act.operands[0].producer
         if producer is None or producer.defn is None or "activation" not in producer.defn.attrs:
             continue
-        if producer.attrs.get("activation") or _only_user(producer) is not act:
+        if producer.attrs.get("activation") or only_user(producer) is not act:
             continue
         kind, lo, hi = _activation_bounds(act)
         producer.attrs["activation"] = kind

@@ -33,6 +33,7 @@ from irc.ir.value import Value
 
 from .base import Pass, PassContext, PassError, register_pass
 from .dce import remove_dead_ops
+from .fuse import only_user
 from .fallback import FALLBACK_KEY
 from .qparams import activation_type, bias_type_and_values, fit_bias, quantize_with_scales, weight_scales, weight_type
 
@@ -126,7 +127,7 @@ class _Plan:
         if any(self.range_type(v) is None for v in needed):
             self.no_range.append(op.label)
             return None
-        relu = _only_reader(op)
+        relu = only_user(op)
         if (op.name == "concat" and self.storage == "u8" and relu is not None and relu.name == "relu"
                 and FALLBACK_KEY not in relu.attrs and relu.label not in self.skip
                 and self.range_type(relu.results[0]) is not None):
@@ -155,14 +156,6 @@ class _Plan:
             if op.operands[1].type.rank != 2 or op.operands[0].type.rank < 2:
                 return False
         return op.operands[0].type.is_float and op.results[0].type.is_float
-
-
-def _only_reader(op: Op) -> Op | None:
-    """The one op reading op's single result (None if several, none, or the graph output)."""
-    if len(op.results) != 1 or len(op.results[0].uses) != 1:
-        return None
-    user = op.results[0].uses[0].op
-    return None if user.name == "return" else user
 
 
 def _rewrite(plan: _Plan) -> dict[str, int]:

@@ -23,6 +23,7 @@ from irc.passes.evaluator import Evaluator, split_values
 from irc.passes.observers import finite_minmax
 
 from .exporter import export_onnx
+from .ort_session import ort_session
 
 
 def export_with_outputs(graph: Graph, values: Sequence[Value]) -> onnx.ModelProto:
@@ -69,20 +70,10 @@ class OrtEvaluator(Evaluator):
         found = self._sessions.get(key)
         if found is not None:
             return found
-        import onnxruntime as ort
-
         model = export_with_outputs(graph, values)
         if reduce:
             add_minmax_outputs(model)
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3
-        if self.threads > 0:
-            opts.intra_op_num_threads = self.threads
-        try:
-            session = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-        except Exception as e:  # onnxruntime raises its own exception types
-            msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-            raise IRError(f"onnxruntime cannot load the exported graph: {msg}") from None
+        session = ort_session(model, self.threads)
         names = [o.name for o in session.get_outputs()]
         input_names = {i.name for i in session.get_inputs()}
         self._sessions[key] = found = (session, names, input_names)

@@ -30,23 +30,8 @@ from irc.ir.diagnostics import IRError
 from irc.ir.graph import Graph
 from irc.ir.value import Value
 from irc.passes.evaluator import Evaluator, split_values
+from .ort_session import LEVELS, ort_session
 
-LEVELS = ("disabled", "basic", "extended", "all")
-
-
-def _session_options(level: str, threads: int):
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    opts.graph_optimization_level = {
-        "disabled": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
-        "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
-        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
-        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}[level]
-    if threads > 0:
-        opts.intra_op_num_threads = threads
-    return opts
 
 
 def export_for_run(graph: Graph, values: Sequence[Value]) -> onnx.ModelProto:
@@ -91,15 +76,8 @@ class QDQEvaluator(Evaluator):
         key = (id(graph), tuple(id(v) for v in values))
         found = self._sessions.get(key)
         if found is None:
-            import onnxruntime as ort
-
             model = export_for_run(graph, values)
-            try:
-                session = ort.InferenceSession(model.SerializeToString(), _session_options(self.level, self.threads),
-                                               providers=["CPUExecutionProvider"])
-            except Exception as e:  # onnxruntime raises its own exception types
-                msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-                raise IRError(f"onnxruntime cannot load the emitted model: {msg}") from None
+            session = ort_session(model, self.threads, self.level, "the emitted model")
             names = [o.name for o in session.get_outputs()]
             inputs = {i.name for i in session.get_inputs()}
             self._sessions[key] = found = (session, names, inputs)
