@@ -29,6 +29,13 @@ slices of whole samples so memory stays bounded (each slice is still one matmul)
 
 
 def _compute_dtype(dtype: np.dtype) -> np.dtype:
+    """float16/float32 convolutions accumulate in float64 and round once at the end.
+
+    With float32 GEMM the rounding of each output row depends on how BLAS tiles the matrix, so
+    two channels with identical weights can differ by a few ulps; that is enough to flip a softmax
+    over huge logits (onnx's as-shipped squeezenet test). float64 makes the result independent of
+    tiling and threads, at about 2x the cost of float32 BLAS.
+    """
     return np.dtype(np.float64) if dtype in (np.float16, np.float32) else np.dtype(dtype)
 
 
