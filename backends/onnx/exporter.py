@@ -142,7 +142,13 @@ def export_onnx(graph: Graph, producer: str = "irc") -> onnx.ModelProto:
             name = alias
         seen_outputs.add(name)
         outputs.append(value_info(name, v.type))
-    g = helper.make_graph(ctx.nodes, graph.name, inputs, outputs, ctx.initializers)
+    return assemble_model(ctx, inputs, outputs, producer)
+
+
+def assemble_model(ctx: ExportContext, inputs: list[onnx.ValueInfoProto], outputs: list[onnx.ValueInfoProto],
+                   producer: str) -> onnx.ModelProto:
+    """The ONNX model of the nodes and initializers `ctx` collected (opset CANONICAL_OPSET)."""
+    g = helper.make_graph(ctx.nodes, ctx.graph.name, inputs, outputs, ctx.initializers)
     opsets = [helper.make_opsetid("", CANONICAL_OPSET)]
     opsets += [helper.make_opsetid(d, v) for d, v in sorted(ctx.extra_opsets.items())]
     model = helper.make_model(g, opset_imports=opsets, producer_name=producer)

@@ -31,7 +31,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 import onnx
-from onnx import helper, numpy_helper
+from onnx import numpy_helper
 
 from irc.ir.diagnostics import IRError
 from irc.ir.graph import Graph
@@ -39,8 +39,8 @@ from irc.ir.op import Op
 from irc.ir.types import QuantType
 from irc.ir.value import Value
 
-from .exporter import ExportContext, export_const, value_info
-from .registry import CANONICAL_OPSET, EXPORTERS, load_converters
+from .exporter import ExportContext, assemble_model, export_const, value_info
+from .registry import EXPORTERS, load_converters
 
 ACTIVATION_KEYS = ("activation", "activation_min", "activation_max")
 
@@ -333,10 +333,5 @@ def export_qdq(graph: Graph, warn: Callable[[str], None] | None = None,
             export_op(ctx, op, warn)
     inputs = [value_info(ctx.storage(v) if v.type.is_quantized else ctx.name(v), v.type) for v in graph.inputs]
     outputs = _outputs(ctx, graph)
-    g = helper.make_graph(ctx.nodes, graph.name, inputs, outputs, ctx.initializers)
-    opsets = [helper.make_opsetid("", CANONICAL_OPSET)]
-    opsets += [helper.make_opsetid(d, ver) for d, ver in sorted(ctx.extra_opsets.items())]
-    model = helper.make_model(g, opset_imports=opsets, producer_name=producer)
-    model.ir_version = min(model.ir_version, 10)
-    return model
+    return assemble_model(ctx, inputs, outputs, producer)
 
