@@ -44,6 +44,8 @@ class Graph:
         self.weights = Weights()
         self.return_op = Op("return")
         self.return_op.graph = self
+        self.import_notes: list[str] = []
+        """Why the importer kept nodes as generic ops (not part of the IR: never printed)."""
 
     # -- inputs and outputs -----------------------------------------------------------------
     def add_input(self, type: TensorType, name: str | None = None) -> Value:
@@ -143,6 +145,21 @@ class Graph:
     # -- walking and analysis ---------------------------------------------------------------
     def __iter__(self) -> Iterator[Op]:
         return iter(list(self.ops))
+
+    def walk(self) -> Iterator[Op]:
+        """Every op of this graph and of the graphs nested in its ops (generic ops' bodies)."""
+        from .generic import regions
+
+        for op in self.ops:
+            yield op
+            for sub in regions(op):
+                yield from sub.walk()
+
+    def nested(self, name: str) -> "Graph":
+        """A new graph for a body nested in one of this graph's ops: it shares the weights store."""
+        g = Graph(name)
+        g.weights = self.weights
+        return g
 
     def values(self) -> Iterator[Value]:
         yield from self.inputs

@@ -85,13 +85,15 @@ class _Builder:
 
     def type(self, tree) -> TensorType:
         dims_tok = tree.children[0]
-        dims: list = []
-        if dims_tok is not None:
+        dims: list | None = []
+        if dims_tok is not None and str(dims_tok) == "*x":
+            dims = None
+        elif dims_tok is not None:
             for d in _split_dims(str(dims_tok)):
                 dims.append(None if d == "?" else d[1:-1] if d.startswith("[") else int(d))
         element = self.element(tree.children[1])
         try:
-            return TensorType(tuple(dims), element)
+            return TensorType(None if dims is None else tuple(dims), element)
         except ValueError as e:
             raise self.error(str(e), tree) from None
 
@@ -149,11 +151,19 @@ class _Builder:
 
     # -- structure --------------------------------------------------------------------------
     def build(self, tree) -> Graph:
-        func = tree.children[0]
+        return self.func(tree.children[0], None)
+
+    def func(self, func, parent: Graph | None) -> Graph:
+        """The graph of a `func`: the file's function, or (with `parent`) a graph nested in an
+        op's attribute, which sees only its own values and shares the parent's weights."""
         name_tree, *rest = func.children
-        graph = Graph(self.symbol(name_tree))
-        if self.weights is not None:
-            graph.weights = self.weights
+        if parent is None:
+            graph = Graph(self.symbol(name_tree))
+            if self.weights is not None:
+                graph.weights = self.weights
+        else:
+            graph = parent.nested(self.symbol(name_tree))
+        outer_scope, self.scope = self.scope, {}
         args, out_types, stmts, ret = [], [], [], None
         for c in rest:
             if c is None:
@@ -170,7 +180,7 @@ class _Builder:
             v = graph.add_input(self.type(a.children[1]))
             self.define(a.children[0], v)
             if a.children[2] is not None:
-                attrs = self.attrs(a.children[2])
+                attrs = self.attrs(a.children[2], graph)
                 for k in attrs:
                     if not is_discardable(k):
                         raise self.error(f"graph inputs take only discardable attributes (with a dot), not {k!r}", a)
@@ -185,6 +195,7 @@ class _Builder:
             if t != v.type:
                 raise self.error(f"result declared as {t} but %{v.name} is {v.type}", node)
         graph.set_outputs(outs)
+        self.scope = outer_scope
         return graph
 
     def stmt(self, tree, graph: Graph) -> Op:
@@ -205,17 +216,18 @@ class _Builder:
             self.define(result_tokens[0], op.results[0])
             return op
 
-        opname_tok = tree.children[1]
+        opname_tok = tree.children[1].children[0]
+        opname = self.name_of(opname_tok) if opname_tok.type == "STRING" else str(opname_tok)
         children = tree.children[2:]
         operand_toks = [c for c in children if isinstance(c, lark.Token) and c.type == "VALUE"]
         attr_tree = next((c for c in children if isinstance(c, lark.Tree) and c.data == "attr_dict"), None)
         type_trees = [c for c in children if isinstance(c, lark.Tree) and c.data == "type"]
         try:
-            defn = get_op(str(opname_tok))
+            defn = get_op(opname)
         except VerifyError as e:
             raise self.error(str(e), opname_tok) from None
         operands = [self.value(t) for t in operand_toks]
-        attrs = self.attrs(attr_tree) if attr_tree is not None else {}
+        attrs = self.attrs(attr_tree, graph) if attr_tree is not None else {}
         types = [self.type(t) for t in type_trees]
         try:
             op = Op(defn.name, operands, types, attrs)
@@ -234,7 +246,7 @@ class _Builder:
             raise self.error(str(e), opname_tok) from None
         return op
 
-    def attrs(self, tree) -> dict[str, Any]:
+    def attrs(self, tree, graph: Graph) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for entry in tree.children:
             if entry is None:
@@ -247,6 +259,12 @@ class _Builder:
                 out[key] = tuple(self.scalar(c) for c in val.children if c is not None)
             elif val.data == "dense":
                 out[key] = self.dense(val, None)
+            elif val.data == "typed_dense":
+                out[key] = self.dense(val.children[0], self.type(val.children[1]))
+            elif val.data == "func":
+                out[key] = self.func(val, graph)
+            elif val.data == "func_list":
+                out[key] = tuple(self.func(f, graph) for f in val.children)
             elif val.data == "elem_attr":
                 out[key] = str(val.children[0])
             else:

@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from .generic import format_op_name, is_generic_name
 from .graph import Graph
 from .op import Op
-from .types import TensorType, format_f32
+from .types import TensorType, format_f32, type_of_array
 from .value import Value
 
 _SIMPLE_NAME = re.compile(r"[A-Za-z0-9_.\-/]+\Z")
@@ -69,24 +70,31 @@ def format_dense(array: np.ndarray) -> str:
     return "dense<[" + ", ".join(format_scalar(x, array.dtype) for x in flat.tolist()) + "]>"
 
 
-def format_attr(v: Any) -> str:
+def format_attr(v: Any, typed: bool = False, namer: "Namer | None" = None, indent: int = 0) -> str:
+    """An attribute value as text; `typed` writes a tensor's type after it (generic ops, whose
+    attributes have no declaration to read it from); nested graphs need the file's `namer`."""
     if isinstance(v, np.ndarray):
-        return format_dense(v)
+        return format_dense(v) + (f" : {type_of_array(v)}" if typed else "")
+    if isinstance(v, Graph):
+        return _print_func(v, namer or Namer(), indent)
+    if isinstance(v, tuple) and v and all(isinstance(g, Graph) for g in v):
+        return "[" + ", ".join(_print_func(g, namer or Namer(), indent) for g in v) + "]"
     if isinstance(v, tuple):
         return "[" + ", ".join(format_scalar(x) for x in v) + "]"
     return format_scalar(v)
 
 
-def format_attrs(op: Op) -> str:
+def format_attrs(op: Op, namer: "Namer | None" = None, indent: int = 0) -> str:
     if not op.attrs:
         return ""
     defn = op.defn
+    generic = is_generic_name(op.name)
     parts = []
     for k in sorted(op.attrs):
         v = op.attrs[k]
         spec = defn.attrs.get(k) if defn is not None else None
         # element-type attributes print bare (to=f32); strings are quoted
-        text = v if spec is not None and spec.kind == "type" else format_attr(v)
+        text = v if spec is not None and spec.kind == "type" else format_attr(v, generic, namer, indent)
         parts.append(f"{k}={text}")
     return " {" + ", ".join(parts) + "}"
 
@@ -117,7 +125,8 @@ class Namer:
         return "%" + quote_name(self.names[key])
 
 
-def print_op(op: Op, namer: Namer) -> str:
+def print_op(op: Op, namer: Namer, indent: int = 2) -> str:
+    """One statement (without its indentation); nested graphs are indented by `indent` + 2."""
     results = ", ".join(namer.name(r) for r in op.results)
     types = ", ".join(str(r.type) for r in op.results)
     if op.name == "const":
@@ -127,22 +136,28 @@ def print_op(op: Op, namer: Namer) -> str:
             body = format_dense(op.attrs["value"])
         return f"{results} = const {body} : {types}"
     operands = ", ".join(namer.name(v) for v in op.operands)
-    attrs = format_attrs(op)
-    return f"{results} = {op.name}({operands}){attrs} : {types}"
+    attrs = format_attrs(op, namer, indent)
+    return f"{results} = {format_op_name(op.name)}({operands}){attrs} : {types}"
 
 
-def print_graph(graph: Graph) -> str:
-    namer = Namer()
+def _print_func(graph: Graph, namer: Namer, indent: int) -> str:
+    """`func @name(...) -> (...) { ... }` with its statements at `indent` + 2 spaces and the
+    closing brace at `indent` (the text has no trailing newline)."""
     args = ", ".join(f"{namer.name(v)}: {v.type}{_format_input_attrs(graph.input_attrs.get(id(v)))}"
                      for v in graph.inputs)
     outs = ", ".join(str(v.type) for v in graph.outputs)
+    pad = " " * (indent + 2)
     lines = [f"func @{quote_name(graph.name)}({args}) -> ({outs}) {{"]
     for op in graph.ops:
-        lines.append("  " + print_op(op, namer))
+        lines.append(pad + print_op(op, namer, indent + 2))
     ret = ", ".join(namer.name(v) for v in graph.outputs)
-    lines.append(f"  return {ret}" if ret else "  return")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+    lines.append(pad + (f"return {ret}" if ret else "return"))
+    lines.append(" " * indent + "}")
+    return "\n".join(lines)
+
+
+def print_graph(graph: Graph) -> str:
+    return _print_func(graph, Namer(), 0) + "\n"
 
 
 def _format_input_attrs(attrs: dict[str, Any] | None) -> str:

@@ -182,8 +182,18 @@ def define_op(name: str, *, operands: Sequence[str], infer: Callable[[Signature]
 
 
 def lookup_op(name: str) -> OpDef | None:
+    """The declaration of op kind `name`: a declared op, or for a dotted name (`onnx.NonZero`,
+    `com.microsoft.FusedMatMul`) the generic declaration of that ONNX op (ir/generic.py)."""
     _load_builtin_ops()
-    return OP_REGISTRY.get(name)
+    defn = OP_REGISTRY.get(name)
+    if defn is None and "." in name:
+        from .generic import generic_def
+
+        try:
+            return generic_def(name)
+        except ValueError:
+            return None
+    return defn
 
 
 def get_op(name: str) -> OpDef:

@@ -5,7 +5,8 @@ Every type is immutable and hashable, so types compare by value and can key dict
     ElementType   f32 f64 f16 i8 u8 i16 u16 i32 i64 bool
     QuantType     !q.u8<0.0235:128>                     per-tensor: scale:zero_point
                   !q.i8<axis=0, [0.01:0, 0.02:0]>       per-axis: one pair per slice
-    TensorType    tensor<1x3x224x224xf32>, tensor<[N]x10xf32>, tensor<?x4xi64>, tensor<f32>
+    TensorType    tensor<1x3x224x224xf32>, tensor<[N]x10xf32>, tensor<?x4xi64>, tensor<f32>,
+                  tensor<*xf32> (unranked: only generic ops, whose types come from outside irc)
 
 A quantized value is `real = scale * (stored - zero_point)`; its storage is the integer element
 type named first (i8, u8 or i32) and the value it stands for is f32 (the expressed type).
@@ -157,14 +158,22 @@ Dim = Union[int, str, None]
 
 @dataclass(frozen=True)
 class TensorType:
-    """A ranked tensor type: shape (dims may be symbolic or unknown) and element type."""
+    """A tensor type: shape (dims may be symbolic or unknown) and element type.
 
-    shape: tuple[Dim, ...]
+    `shape` is None for an unranked tensor (`tensor<*xf32>`): a value whose rank nothing could
+    tell, which only generic ops (ir/generic.py) read or produce; every declared op needs ranks.
+    """
+
+    shape: tuple[Dim, ...] | None
     element: Element
 
     def __post_init__(self) -> None:
         if isinstance(self.element, str) and self.element not in ELEMENT_DTYPES:
             raise ValueError(f"unknown element type {self.element!r}; known: {', '.join(ELEMENT_DTYPES)}")
+        if self.shape is None:
+            if isinstance(self.element, QuantType) and self.element.axis is not None:
+                raise ValueError("an unranked tensor cannot have a per-axis quantized type")
+            return
         for d in self.shape:
             if d is not None and not isinstance(d, (int, str)):
                 raise ValueError(f"bad dimension {d!r}")
@@ -181,7 +190,13 @@ class TensorType:
                 )
 
     @property
+    def is_ranked(self) -> bool:
+        return self.shape is not None
+
+    @property
     def rank(self) -> int:
+        if self.shape is None:
+            raise ValueError(f"{self} has no rank")
         return len(self.shape)
 
     @property
@@ -210,7 +225,7 @@ class TensorType:
 
     @property
     def is_static(self) -> bool:
-        return all(isinstance(d, int) for d in self.shape)
+        return self.shape is not None and all(isinstance(d, int) for d in self.shape)
 
     def static_shape(self) -> tuple[int, ...]:
         if not self.is_static:
@@ -224,12 +239,14 @@ class TensorType:
         return int(np.prod(self.shape, dtype=np.int64))
 
     def with_shape(self, shape) -> "TensorType":
-        return TensorType(tuple(shape), self.element)
+        return TensorType(None if shape is None else tuple(shape), self.element)
 
     def with_element(self, element: Element) -> "TensorType":
         return TensorType(self.shape, element)
 
     def __str__(self) -> str:
+        if self.shape is None:
+            return f"tensor<*x{self.element}>"
         dims = "".join(f"{format_dim(d)}x" for d in self.shape)
         return f"tensor<{dims}{self.element}>"
 
@@ -243,8 +260,8 @@ def format_dim(d: Dim) -> str:
 
 
 def tensor(shape, element: Element = "f32") -> TensorType:
-    """Shorthand: tensor((1, 3, 224, 224)) or tensor([1, 'N'], 'i64')."""
-    return TensorType(tuple(shape), element)
+    """Shorthand: tensor((1, 3, 224, 224)) or tensor([1, 'N'], 'i64'); tensor(None) is unranked."""
+    return TensorType(None if shape is None else tuple(shape), element)
 
 
 def type_of_array(array: np.ndarray) -> TensorType:
@@ -253,6 +270,16 @@ def type_of_array(array: np.ndarray) -> TensorType:
     if dt not in NUMPY_TO_ELEMENT:
         raise ValueError(f"arrays of dtype {dt} have no IR element type")
     return TensorType(tuple(int(d) for d in array.shape), NUMPY_TO_ELEMENT[dt])
+
+
+def types_compatible(a: TensorType, b: TensorType) -> bool:
+    """Whether two types may describe the same tensor: same storage element type, and equal
+    ranks with compatible dims (an unranked type fits any shape)."""
+    if a.element != b.element:
+        return False
+    if a.shape is None or b.shape is None:
+        return True
+    return len(a.shape) == len(b.shape) and all(dims_compatible(x, y) for x, y in zip(a.shape, b.shape))
 
 
 def dims_compatible(a: Dim, b: Dim) -> bool:

@@ -8,15 +8,18 @@ A graph is valid when:
   - every op's result types fit what its type rule infers from its operands (shapes compatible
     dimension by dimension, the same expressed element type: a quantized result stands for f32);
   - op-specific rules hold (the `verify` hook of the declaration);
-  - every `const @ref` names an entry of the weights store whose dtype and shape fit its type.
+  - every `const @ref` names an entry of the weights store whose dtype and shape fit its type;
+  - the graphs nested in generic ops are valid on their own (they read only their own inputs and
+    values), and take the op's captured operands as their last inputs (ir/generic.py).
 """
 
 from __future__ import annotations
 
+from .generic import captures, regions
 from .graph import Graph
 from .op import Op
 from .registry import VerifyError, expressed, get_op
-from .types import QuantType, TensorType, dims_compatible
+from .types import QuantType, TensorType, dims_compatible, types_compatible
 
 
 def _types_fit(declared: TensorType, inferred: TensorType, keeps_params: bool) -> bool:
@@ -38,6 +41,8 @@ def verify_op(op: Op, graph: Graph | None = None) -> None:
     inferred = defn.infer_types(types, op.attrs)
     if op.name == "const":
         _verify_const(op, graph)
+    for sub in regions(op):
+        _verify_region(op, sub)
     if not inferred:
         return
     if len(inferred) != len(op.results):
@@ -46,6 +51,22 @@ def verify_op(op: Op, graph: Graph | None = None) -> None:
         if not _types_fit(r.type, t, "data_movement" in defn.traits):
             which = f"result {i}" if len(op.results) > 1 else "result"
             raise VerifyError(f"{op.name} {which} is declared {r.type} but its operands give {t}")
+
+
+def _verify_region(op: Op, sub: Graph) -> None:
+    n = captures(op)
+    if len(sub.inputs) < n:
+        raise VerifyError(f"nested graph @{sub.name} has {len(sub.inputs)} inputs, fewer than the "
+                          f"{n} values the op passes it")
+    passed = op.operands[len(op.operands) - n:] if n else []
+    for v, arg in zip(passed, sub.inputs[len(sub.inputs) - n:]):
+        if not types_compatible(v.type, arg.type):
+            raise VerifyError(f"nested graph @{sub.name} takes %{arg.name} as {arg.type} but the op "
+                              f"passes %{v.name}: {v.type}")
+    try:
+        verify_graph(sub)
+    except VerifyError as e:
+        raise VerifyError(f"in nested graph @{sub.name}: {e}") from None
 
 
 def _verify_const(op: Op, graph: Graph | None) -> None:

@@ -77,7 +77,7 @@ def read_weights(path: str | os.PathLike) -> Weights:
 
 def used_weights(graph: Graph) -> dict[str, np.ndarray]:
     """The weights the graph's constants refer to (unreferenced entries are not saved)."""
-    keys = {op.attrs["ref"] for op in graph.ops if op.name == "const" and op.attrs.get("ref") is not None}
+    keys = {op.attrs["ref"] for op in graph.walk() if op.name == "const" and op.attrs.get("ref") is not None}
     return {k: graph.weights[k] for k in keys}
 
 

@@ -17,6 +17,7 @@ from typing import Callable, Iterable, Mapping
 import numpy as np
 
 from irc.ir.diagnostics import IRError
+from irc.ir.generic import is_generic_name
 from irc.ir.graph import Graph
 from irc.ir.op import Op
 from irc.ir.types import TensorType, dims_compatible
@@ -56,8 +57,13 @@ def is_quantized_op(op: Op) -> bool:
 
 
 def find_kernel(op: Op) -> Kernel:
-    """The kernel that runs `op`; a float op with a fused activation gets it applied after."""
+    """The kernel that runs `op`; a float op with a fused activation gets it applied after.
+
+    A generic op (ir/generic.py) gets a kernel of its own that runs it as a one-node ONNX model.
+    """
     _load_kernels()
+    if is_generic_name(op.name):
+        return generic_kernel(op)
     quantized = is_quantized_op(op)
     table = QUANT_KERNELS if quantized else KERNELS
     fn = table.get(op.name)
@@ -67,6 +73,22 @@ def find_kernel(op: Op) -> Kernel:
     if op.attrs.get("activation") and not quantized:
         return _with_activation(fn)
     return fn
+
+
+def generic_kernel(op: Op) -> Kernel:
+    """A kernel for one generic op; it keeps that op's one-node model and session."""
+    from irc.backends.onnx.generic import OneNodeRunner
+
+    quantized = [v.name for v in [*op.operands, *op.results] if v.type.is_quantized]
+    if quantized:
+        raise IRError(f"{op.name} {op.label}: a generic op runs on float or integer tensors, not on the "
+                      f"quantized value(s) {', '.join(map(str, quantized))}")
+    runner = OneNodeRunner(op)
+
+    def run(_op, *arrays):
+        return tuple(runner(arrays))
+
+    return run
 
 
 def _with_activation(fn: Kernel) -> Kernel:
@@ -89,8 +111,8 @@ class ExecutionError(IRError):
 def check_input(name: str, t: TensorType, array: np.ndarray) -> np.ndarray:
     """Check a user-provided input against its declared type; cast the dtype if lossless."""
     array = np.asarray(array)
-    if array.ndim != t.rank or not all(
-            dims_compatible(d, int(s)) for d, s in zip(t.shape, array.shape)):
+    if t.shape is not None and (array.ndim != t.rank or not all(
+            dims_compatible(d, int(s)) for d, s in zip(t.shape, array.shape))):
         raise IRError(f"input {name!r} has shape {list(array.shape)} but the model expects {t}")
     want = t.dtype
     if array.dtype != want:

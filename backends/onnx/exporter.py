@@ -3,8 +3,9 @@
     export_onnx(graph) -> onnx.ModelProto       (opset CANONICAL_OPSET, passes onnx.checker)
 
 Graph inputs and outputs keep their names; `const` ops become initializers named after their
-values; every other op is written by the exporter registered for its name (backends/onnx/ops/*),
-through ExportContext, which names tensors uniquely and collects nodes and initializers.
+values; every other op is written by the exporter registered for its name (backends/onnx/ops/*;
+generic ops by backends/onnx/generic.py), through ExportContext, which names tensors uniquely
+(across nested graphs too) and collects nodes and initializers.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from irc.ir.types import TensorType
 from irc.ir.value import Value
 
 from .importer import ELEMENT_TO_ONNX
-from .registry import CANONICAL_OPSET, EXPORTERS, load_converters
+from .registry import CANONICAL_OPSET, exporter_for, missing_exporters
 
 
 class ExportContext:
@@ -80,12 +81,54 @@ class ExportContext:
     def use_opset(self, domain: str, version: int) -> None:
         self.extra_opsets[domain] = max(version, self.extra_opsets.get(domain, 0))
 
+    # -- ops and graphs -----------------------------------------------------------------------
+    def export_op(self, op: Op) -> None:
+        """Write one op (QDQContext writes quantized graphs its own way)."""
+        if op.name == "const":
+            export_const(self, op)
+        elif op.attrs.get("activation"):
+            export_with_activation(self, op, exporter_for(op.name))
+        else:
+            exporter_for(op.name)(self, op)
+
+    def subgraph(self, graph: Graph, outer: Sequence[str]) -> onnx.GraphProto:
+        """A nested graph as an ONNX GraphProto: its inputs but the last len(`outer`) are the
+        body's own inputs, those last ones stand for the enclosing graph's tensors `outer`."""
+        saved = self.nodes, self.initializers
+        self.nodes, self.initializers = [], []
+        try:
+            own = graph.inputs[:len(graph.inputs) - len(outer)]
+            for v, name in zip(graph.inputs[len(own):], outer):
+                self.names[id(v)] = name
+            inputs = [value_info(self.name(v), v.type) for v in own]
+            for op in graph.ops:
+                self.export_op(op)
+            outputs = self.output_infos(graph.outputs, {self.name(v) for v in graph.inputs})
+            return helper.make_graph(self.nodes, graph.name, inputs, outputs, self.initializers)
+        finally:
+            self.nodes, self.initializers = saved
+
+    def output_infos(self, values: Sequence[Value], taken: set[str]) -> list[onnx.ValueInfoProto]:
+        """Value infos of a graph's outputs; ONNX wants distinct outputs that nodes produce, so an
+        output that is an input or repeats an earlier one is written through an Identity."""
+        infos = []
+        seen: set[str] = set()
+        for v in values:
+            name = self.name(v)
+            if name in seen or name in taken:
+                alias = self.fresh(f"{name}_out")
+                self.node("Identity", [name], [alias])
+                name = alias
+            seen.add(name)
+            infos.append(value_info(name, v.type))
+        return infos
+
 
 def value_info(name: str, t: TensorType) -> onnx.ValueInfoProto:
     elem = ELEMENT_TO_ONNX.get(t.storage)
     if elem is None:
         raise IRError(f"tensor {name!r}: element type {t.storage} has no ONNX equivalent")
-    dims = [d if isinstance(d, (int, str)) else None for d in t.shape]
+    dims = None if t.shape is None else [d if isinstance(d, (int, str)) else None for d in t.shape]
     return helper.make_tensor_value_info(name, elem, dims)
 
 
@@ -115,33 +158,16 @@ def export_with_activation(ctx: ExportContext, op: Op, export) -> None:
 
 def export_onnx(graph: Graph, producer: str = "irc") -> onnx.ModelProto:
     """Write `graph` as an ONNX model."""
-    load_converters()
     ctx = ExportContext(graph)
     for v in graph.inputs:
         ctx.name(v)
-    missing = sorted({op.name for op in graph.ops if op.name != "const" and op.name not in EXPORTERS})
+    missing = missing_exporters(graph)
     if missing:
         raise IRError(f"no ONNX exporter for op(s): {', '.join(missing)}")
     for op in graph.ops:
-        if op.name == "const":
-            export_const(ctx, op)
-        elif op.attrs.get("activation"):
-            export_with_activation(ctx, op, EXPORTERS[op.name])
-        else:
-            EXPORTERS[op.name](ctx, op)
+        ctx.export_op(op)
     inputs = [value_info(ctx.name(v), v.type) for v in graph.inputs]
-    outputs = []
-    seen_outputs: set[str] = set()
-    input_names = {ctx.name(v) for v in graph.inputs}
-    for v in graph.outputs:
-        name = ctx.name(v)
-        if name in seen_outputs or name in input_names:
-            # ONNX needs distinct graph outputs that are produced by nodes
-            alias = ctx.fresh(f"{name}_out")
-            ctx.node("Identity", [name], [alias])
-            name = alias
-        seen_outputs.add(name)
-        outputs.append(value_info(name, v.type))
+    outputs = ctx.output_infos(graph.outputs, {ctx.name(v) for v in graph.inputs})
     return assemble_model(ctx, inputs, outputs, producer)
 
 

@@ -9,15 +9,16 @@ Steps:
   3. fold at import: Constant / ConstantOfShape / every node whose inputs are all constants (onnx's
      reference evaluator computes it), and Shape/Size of tensors whose shape is static — this
      removes the shape subgraphs (Shape -> Gather -> Unsqueeze -> Concat -> Reshape) exporters emit;
-  4. check that every remaining op type has a converter: if not, one error lists every
-     unsupported op type with the names of its nodes;
-  5. convert node by node (backends/onnx/ops/*), naming each result after its ONNX tensor.
-     Parameters irc keeps as attributes (Reshape's shape, Slice's starts, Resize's scales, ...)
-     must be known here; when one comes from graph inputs only, the converter raises
-     ConstantInputsNeeded (ImportContext.not_constant / require_constants). The importer carries
-     on with the nodes that do not wait on it and finally raises one ConstantInputsNeeded naming
-     every such graph input; irc.backend binds them to their run-time values and imports again.
+  4. convert node by node, naming each result after its ONNX tensor: by the converter of its op
+     type (backends/onnx/ops/*) into declared IR ops, or as a generic op that keeps the node as it
+     is (backends/onnx/generic_import.py) when irc has no converter for it, when an input's rank
+     is unknown, or when the converter cannot express the node (NotExpressible: a parameter irc
+     keeps as an attribute is computed at run time, a form irc does not declare). Why a node
+     became generic is recorded in the graph's `import_notes`. Nested graphs (If/Loop/Scan
+     bodies) are imported the same way, each into an isolated IR graph.
 
+Result types come from the converters' type rules; generic ops take theirs from onnx's (or
+onnxruntime's) shape inference (backends/onnx/inferred_types.py).
 Identity and Dropout (inference mode) become aliases of their input.
 """
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import ChainMap
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -39,6 +41,8 @@ from irc.ir.registry import VerifyError
 from irc.ir.types import NUMPY_TO_ELEMENT, TensorType
 from irc.ir.value import Value
 
+from .generic_import import import_generic
+from .inferred_types import ELEMENT_TO_ONNX, ONNX_TO_ELEMENT, InferredTypes, type_from_proto
 from .registry import CANONICAL_OPSET, IMPORTERS, load_converters
 
 ALIAS_OPS = {"Identity", "Dropout"}
@@ -46,31 +50,12 @@ ALIAS_OPS = {"Identity", "Dropout"}
 NO_FOLD = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial",
            "Bernoulli", "If", "Loop", "Scan"}
 
-ONNX_TO_ELEMENT = {
-    onnx.TensorProto.FLOAT: "f32", onnx.TensorProto.DOUBLE: "f64", onnx.TensorProto.FLOAT16: "f16",
-    onnx.TensorProto.INT8: "i8", onnx.TensorProto.UINT8: "u8", onnx.TensorProto.INT16: "i16",
-    onnx.TensorProto.UINT16: "u16", onnx.TensorProto.INT32: "i32", onnx.TensorProto.UINT32: "u32",
-    onnx.TensorProto.INT64: "i64", onnx.TensorProto.UINT64: "u64", onnx.TensorProto.BOOL: "bool",
-}
-ELEMENT_TO_ONNX = {v: k for k, v in ONNX_TO_ELEMENT.items()}
 
 
-class ImportError_(IRError):
-    pass
-
-
-class ConstantInputsNeeded(IRError):
-    """Import needs the values of some graph inputs: parameters irc keeps as attributes (Reshape's
-    shape, Slice's starts, Resize's scales, the reduction axes, Clip's bounds, ...) are fed as graph
-    inputs, or computed from graph inputs only.
-
-    `names` lists those graph inputs in the model's input order. Binding them to values (as
-    initializers) makes the model importable for those values; irc.backend does that at run time.
-    """
-
-    def __init__(self, message: str, names) -> None:
-        super().__init__(message)
-        self.names = tuple(names)
+class NotExpressible(IRError):
+    """A converter cannot express a (valid) node with declared IR ops: a parameter irc keeps as an
+    attribute is only known at run time, or the node uses a form irc does not declare. The
+    importer then keeps the node as a generic op; other converter errors (an invalid node) stand."""
 
 
 # -- loading --------------------------------------------------------------------------------------
@@ -128,6 +113,10 @@ def canonicalize_opset(model: onnx.ModelProto) -> onnx.ModelProto:
     Whether an old model can be upgraded is the converter's call: models it cannot convert
     (some ops of the oldest opsets have no adapter) are refused with its reason.
     """
+    if not any(o.domain in ("", "ai.onnx") for o in model.opset_import):
+        if any(n.domain in ("", "ai.onnx") for n in model.graph.node):
+            raise IRError("the model uses ops of ONNX's default domain but imports no opset of it")
+        return model  # nothing to upgrade: every node is of another domain
     version = default_opset(model)
     if version < 1:
         raise IRError(f"the model declares default-domain opset {version}; opsets start at 1")
@@ -210,100 +199,64 @@ class ImportContext:
 
     def emit(self, name: str, operands: Sequence[Value], attrs: dict[str, Any] | None = None,
              types: Sequence[TensorType] | None = None) -> list[Value]:
-        """Create an IR op at the end of the graph; returns its results."""
+        """Create an IR op at the end of the graph; returns its results. An op whose type rule
+        refuses these operands (a valid node, by onnx's checks, that the declared op does not
+        cover, such as a rank it cannot tell) is NotExpressible."""
         try:
             op = self.graph.create(name, list(operands), attrs or {}, types=types)
         except VerifyError as e:
-            raise self.error(str(e)) from None
+            raise self.unsupported(str(e)) from None
         return list(op.results)
 
     def error(self, message: str) -> IRError:
         n = self.node
         return IRError(f"node {n.name or '(unnamed)'!r} ({n.op_type}): {message}")
 
+    def unsupported(self, message: str) -> NotExpressible:
+        """The error for a valid node that irc's declared ops cannot express (see NotExpressible)."""
+        return NotExpressible(str(self.error(message)))
+
     def require_constants(self, params: dict[int, str]) -> None:
-        """Raise one ConstantInputsNeeded for all the inputs in `params` (index -> what) that come
-        from graph inputs only, so a converter with several such parameters names them all at
-        once. Inputs that are absent, constant, statically empty, or whose every element import
-        can still work out (a shape vector, see ops/_shape_values.py) pass; so do computed ones
-        that depend on run-time shapes (the converter may express those, or reports them)."""
+        """Raise NotExpressible when one of the inputs in `params` (index -> what) is known only at
+        run time. Inputs that are absent, constant, statically empty, or whose every element
+        import can work out (a shape vector, see ops/_shape_values.py) pass."""
         from .ops._shape_values import shape_elements
 
-        found = []
         for i, what in params.items():
             if not self.has_input(i) or self.const(i) is not None or self.input(i).type.numel == 0:
                 continue
             elems = shape_elements(self.graph, self.input(i))
             if elems is not None and all(e is not None for e in elems):
                 continue
-            err = self.not_constant(i, what)
-            if isinstance(err, ConstantInputsNeeded):
-                found.append(err)
-        if len(found) == 1:
-            raise found[0]
-        if found:
-            names = [n for n in self.importer.graph_inputs if any(n in e.names for e in found)]
-            prefix = str(self.error(""))
-            parts = "; ".join(str(e)[len(prefix):] for e in found)
-            raise ConstantInputsNeeded(f"{prefix}{parts}", names)
+            raise self.not_constant(i, what)
 
-    def not_constant(self, i: int, what: str, detail: str | None = None) -> IRError:
-        """The error for input `i` (`what`), which irc needs at import but which is not a constant.
-
-        When its value comes from graph inputs only (directly, or through ops whose other inputs
-        are constants), the error is a ConstantInputsNeeded naming them; otherwise a plain IRError.
-        `detail` replaces the default account of where the value comes from.
-        """
-        name = self.node.input[i]
-        head = f"input {i} ({what}) must be a constant"
-        sources = self.importer.input_sources(name)
-        if sources:
-            where = (f"the graph input {name!r}" if sources == [name] else
-                     "computed at run time from the graph input(s) " + ", ".join(map(repr, sources)))
-            err = self.error(f"{head}: irc needs it at import, but it is {where}")
-            return ConstantInputsNeeded(str(err), sources)
-        return self.error(f"{head}: {detail or 'irc needs it at import, but it is computed at run time'}")
+    def not_constant(self, i: int, what: str, detail: str | None = None) -> NotExpressible:
+        """The error for input `i` (`what`), which irc needs at import but which is not a constant."""
+        head = f"input {i} ({what}) is not a constant"
+        return self.unsupported(f"{head}: {detail or 'it is computed at run time'}")
 
 
 # -- the importer ---------------------------------------------------------------------------------
 
 class _Importer:
-    def __init__(self, model: onnx.ModelProto, name: str) -> None:
-        self.model = model
-        self.graph = Graph(name)
-        self.constants: dict[str, np.ndarray] = {}
-        self.values: dict[str, Value] = {}
-        self.shapes: dict[str, TensorType] = {}
-        self.unavailable: dict[str, IRError] = {}
-        self.producers = {o: n for n in model.graph.node for o in n.output if o}
-        self.graph_inputs = [vi.name for vi in model.graph.input
-                             if vi.name not in {t.name for t in model.graph.initializer}]
-        self._sources: dict[str, list[str] | None] = {}
-        # ConstantInputsNeeded met so far, and the tensors that cannot be converted because of them
-        self.needed: list[ConstantInputsNeeded] = []
-        self.pending: set[str] = set()
+    """Lowers one ONNX graph: the model's graph, or (with `parent`) a body nested in a node's
+    attribute, whose last inputs are the values of the enclosing graph it reads (`captured`)."""
 
-    def input_sources(self, name: str) -> list[str] | None:
-        """The graph inputs the (non-constant) tensor `name` is computed from, in input order; None
-        when it also depends on something no graph input fixes (a shape known only at run time,
-        a random op, a subgraph)."""
-        found: set[str] = set()
-        stack, seen = [name], set()
-        while stack:
-            t = stack.pop()
-            if t in seen or t in self.constants:
-                continue
-            seen.add(t)
-            if t in self.graph_inputs:
-                found.add(t)
-                continue
-            node = self.producers.get(t)
-            if (node is None or node.domain not in ("", "ai.onnx") or node.op_type in ("Shape", "Size")
-                    or node.op_type in NO_FOLD
-                    or any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute)):
-                return None
-            stack.extend(i for i in node.input if i)
-        return [n for n in self.graph_inputs if n in found]
+    def __init__(self, model: onnx.ModelProto, name: str, proto: onnx.GraphProto | None = None,
+                 parent: "_Importer | None" = None, captured: Sequence[str] = ()) -> None:
+        self.model = model
+        self.proto = proto if proto is not None else model.graph
+        self.parent = parent
+        self.graph = Graph(name) if parent is None else parent.graph.nested(name)
+        # constants of the enclosing graphs are visible here (a body reads them as its own)
+        self.constants: ChainMap[str, np.ndarray] = (ChainMap() if parent is None
+                                                     else parent.constants.new_child())
+        self.values: dict[str, Value] = {}
+        self.captured = list(captured)
+        self.types: InferredTypes = parent.types if parent is not None else InferredTypes(model)
+        self.shapes: dict[str, tuple[int, ...]] = parent.shapes if parent is not None else {}
+        self.unavailable: dict[str, IRError] = {}
+        self.generic_notes: list[str] = parent.generic_notes if parent is not None else []
 
     def value(self, name: str) -> Value:
         v = self.values.get(name)
@@ -320,85 +273,55 @@ class _Importer:
             raise self.unavailable[name]
         raise IRError(f"tensor {name!r} is used but never defined")
 
-    def tensor_type(self, vi: onnx.ValueInfoProto) -> TensorType:
-        tt = vi.type.tensor_type
-        if not vi.type.HasField("tensor_type"):
-            raise IRError(f"graph input {vi.name!r} is not a tensor")
-        element = ONNX_TO_ELEMENT.get(tt.elem_type)
-        if element is None:
-            raise IRError(f"graph input {vi.name!r} has unsupported element type "
-                          f"{onnx.TensorProto.DataType.Name(tt.elem_type)}")
-        if not tt.HasField("shape"):
-            raise IRError(f"graph input {vi.name!r} has no rank; irc needs ranked inputs")
-        dims = []
-        for d in tt.shape.dim:
-            if d.HasField("dim_value"):
-                dims.append(int(d.dim_value))
-            elif d.HasField("dim_param") and d.dim_param:
-                dims.append(d.dim_param)
-            else:
-                dims.append(None)
-        return TensorType(tuple(dims), element)
+    def input_type(self, vi: onnx.ValueInfoProto) -> TensorType:
+        """The type of an input of this graph: as declared (a graph input's dims of size 0 or -1
+        mean "unknown", as some converters write them), or as inferred for a body's input."""
+        if self.parent is None:
+            what = f"graph input {vi.name!r}"
+            t = type_from_proto(vi.type, what, zero_is_unknown=True)
+            if t.shape is None:
+                raise IRError(f"{what} has no rank; irc needs ranked inputs (give its shape with --input-shape)")
+            return t
+        what = f"input {vi.name!r} of nested graph {self.proto.name!r}"
+        if vi.type.HasField("tensor_type") and vi.type.tensor_type.elem_type:
+            return type_from_proto(vi.type, what)
+        return self.types.get(vi.name, what)
 
     def run(self) -> Graph:
-        g = self.model.graph
+        g = self.proto
         for init in g.initializer:
             self.constants[init.name] = numpy_helper.to_array(init)
         for vi in g.input:
             if vi.name in self.constants:
                 continue  # old-style initializer listed as input: a constant
-            v = self.graph.add_input(self.tensor_type(vi), vi.name)
-            self.values[vi.name] = v
-        self._collect_static_shapes()
+            self.values[vi.name] = self.graph.add_input(self.input_type(vi), vi.name)
+        for name in self.captured:  # the enclosing graph's values this body reads
+            self.values[name] = self.graph.add_input(self.parent.value(name).type, name)
+        if self.parent is None:
+            self._collect_static_shapes()
         self._fold_constants()
-        self._check_supported()
+        load_converters()
         for node in g.node:
             if all(o in self.constants or o == "" for o in node.output):
                 continue
-            if any(i in self.pending for i in node.input):
-                self.pending.update(o for o in node.output if o)  # waits on the same inputs
-                continue
-            try:
-                self._convert(node)
-            except ConstantInputsNeeded as e:
-                # keep going: the other nodes may need more graph inputs, all reported at once
-                self.needed.append(e)
-                self.pending.update(o for o in node.output if o)
-        if self.needed:
-            raise self._constant_inputs_needed()
+            self._convert(node)
         outputs = []
         for vi in g.output:
             v = self.value(vi.name)
-            if v.name != vi.name:
+            if self.parent is None and v.name != vi.name:
                 v = self.graph.create("identity", [v], names=[vi.name]).result
             outputs.append(v)
         self.graph.set_outputs(outputs)
         return self.graph
 
-    def _constant_inputs_needed(self) -> ConstantInputsNeeded:
-        """One error for every ConstantInputsNeeded met: all their messages, all their inputs."""
-        wanted = {n for e in self.needed for n in e.names}
-        names = [n for n in self.graph_inputs if n in wanted]
-        if len(self.needed) == 1:
-            return self.needed[0]
-        lines = "\n".join(f"  {e}" for e in self.needed)
-        return ConstantInputsNeeded(f"{len(self.needed)} nodes need graph input(s) "
-                                    f"{', '.join(map(repr, names))} as constants:\n{lines}", names)
-
     def _collect_static_shapes(self) -> None:
-        try:
-            inferred = onnx.shape_inference.infer_shapes(self.model, strict_mode=False)
-        except Exception:
-            return
-        for vi in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output):
-            if vi.type.HasField("tensor_type") and vi.type.tensor_type.HasField("shape"):
-                dims = vi.type.tensor_type.shape.dim
-                if all(d.HasField("dim_value") for d in dims):
-                    self.shapes[vi.name] = tuple(int(d.dim_value) for d in dims)
+        for name, t in self.types.items():
+            if t.is_static:
+                self.shapes[name] = t.static_shape()
 
     def _fold_constants(self) -> None:
         """Evaluate, in order, every node computable at import (see the module docstring)."""
-        for node in self.model.graph.node:
+        for node in self.proto.node:
             if node.domain not in ("", "ai.onnx") or node.op_type in NO_FOLD:
                 continue
             if node.op_type == "Constant":
@@ -438,31 +361,44 @@ class _Importer:
         for o, a in zip([o for o in node.output if o], outs):
             self.constants[o] = np.asarray(a)
 
-    def _check_supported(self) -> None:
-        load_converters()
-        missing: dict[str, list[str]] = {}
-        for node in self.model.graph.node:
-            if all(o in self.constants or o == "" for o in node.output):
-                continue
-            key = node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}:{node.op_type}"
-            if node.op_type in ALIAS_OPS and node.domain in ("", "ai.onnx"):
-                continue
-            if key not in IMPORTERS:
-                missing.setdefault(key, []).append(node.name or node.output[0])
-        if missing:
-            lines = [f"  {op} ({len(names)} node{'s' if len(names) > 1 else ''}): {', '.join(names[:10])}"
-                     + (", ..." if len(names) > 10 else "") for op, names in sorted(missing.items())]
-            raise IRError(f"the model uses {len(missing)} op type(s) irc does not support:\n" + "\n".join(lines))
-
     def _convert(self, node: onnx.NodeProto) -> None:
-        if node.op_type in ALIAS_OPS:
+        """Lower one node: by its converter to declared IR ops when irc has one and it can
+        express the node, otherwise as a generic op (backends/onnx/generic_import.py)."""
+        default = node.domain in ("", "ai.onnx")
+        if default and node.op_type in ALIAS_OPS and not any(node.output[1:]):
             self.values[node.output[0]] = self.value(node.input[0])
-            if len(node.output) > 1 and node.output[1]:
-                self.unavailable[node.output[1]] = IRError(
-                    f"node {node.name or node.output[0]!r} (Dropout): its mask output is not supported")
             return
+        converter = IMPORTERS.get(node.op_type) if default else IMPORTERS.get(f"{node.domain}:{node.op_type}")
+        reason = None
+        if converter is not None:
+            unranked = [i for i in node.input if i and i in self.values and not self.values[i].type.is_ranked]
+            if unranked:
+                reason = f"input {unranked[0]!r} has no known rank"
+            else:
+                mark = (len(self.graph.ops), set(self.values), set(self.graph.weights))
+                try:
+                    self._convert_declared(node, converter)
+                    return
+                except NotExpressible as e:
+                    self._roll_back(*mark)
+                    reason = str(e)
+        import_generic(self, node, reason)
+
+    def _roll_back(self, n_ops: int, names: set[str], weights: set[str]) -> None:
+        """Undo a converter that gave up part way: drop the ops, values and weights it made
+        (only those ops read their results)."""
+        for op in reversed(self.graph.ops[n_ops:]):
+            op.drop_operands()
+            op.graph = None
+        del self.graph.ops[n_ops:]
+        for k in set(self.values) - names:
+            del self.values[k]
+        for k in set(self.graph.weights) - weights:
+            del self.graph.weights[k]
+
+    def _convert_declared(self, node: onnx.NodeProto, converter) -> None:
         ctx = ImportContext(self, node)
-        results = IMPORTERS[node.op_type](ctx, node)
+        results = converter(ctx, node)
         for i, name in enumerate(node.output):
             if not name:
                 continue
@@ -495,7 +431,9 @@ def _constant_value(node: onnx.NodeProto) -> np.ndarray:
 def import_onnx(source: str | os.PathLike | onnx.ModelProto, name: str = "main") -> Graph:
     """Lower an ONNX model (path or ModelProto) into a verified IR graph."""
     model = canonicalize_opset(load_onnx(source))
-    graph = _Importer(model, name).run()
+    importer = _Importer(model, name)
+    graph = importer.run()
+    graph.import_notes = importer.generic_notes
     from irc.ir.verifier import verify_graph
 
     try:

@@ -59,10 +59,9 @@ class OrtEvaluator(Evaluator):
         self._sessions: dict[tuple, tuple] = {}
 
     def unsupported(self, graph: Graph) -> str | None:
-        from .registry import EXPORTERS, load_converters
+        from .registry import missing_exporters
 
-        load_converters()
-        missing = sorted({op.name for op in graph.ops if op.name != "const" and op.name not in EXPORTERS})
+        missing = missing_exporters(graph)
         return f"no ONNX export for {', '.join(missing)}" if missing else None
 
     def _session(self, graph: Graph, values: Sequence[Value], reduce: bool):

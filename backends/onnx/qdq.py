@@ -40,7 +40,7 @@ from irc.ir.types import QuantType
 from irc.ir.value import Value
 
 from .exporter import ExportContext, assemble_model, export_const, value_info
-from .registry import EXPORTERS, load_converters
+from .registry import exporter_for, missing_exporters
 
 ACTIVATION_KEYS = ("activation", "activation_min", "activation_max")
 
@@ -57,8 +57,9 @@ class QDQContext(ExportContext):
     k-th occurrence (add(%q, %q) reads two DQs).
     """
 
-    def __init__(self, graph: Graph) -> None:
+    def __init__(self, graph: Graph, warn: Callable[[str], None] | None = None) -> None:
         super().__init__(graph)
+        self.warn = warn or _default_warn
         self.storage_names: dict[int, str] = {}
         self.param_names: dict[QuantType, tuple[str, str]] = {}
         self.dq_source: dict[int, Value] = {}
@@ -100,6 +101,16 @@ class QDQContext(ExportContext):
             inputs = [resolve(i) for i in inputs]
             outputs = [resolve(o) for o in outputs]
         return super().node(op_type, inputs, outputs, domain=domain, name=name, **attrs)
+
+    def export_op(self, op: Op) -> None:
+        if op.name == "const":
+            (export_quantized_const if op.result.type.is_quantized else export_const)(self, op)
+        elif op.name == "quantize":
+            export_quantize(self, op)
+        elif op.name == "dequantize":
+            self.dq_source[id(op.result)] = op.operands[0]
+        else:
+            export_op(self, op, self.warn)
 
     # -- quantization nodes -------------------------------------------------------------------
     def params(self, qt: QuantType, base: str) -> tuple[str, str]:
@@ -253,7 +264,7 @@ def export_op(ctx: QDQContext, op: Op, warn: Callable[[str], None]) -> None:
             pending.append((r, f))
     first = len(ctx.nodes)
     with float_view(op), ctx.bind(bound):
-        EXPORTERS[op.name](ctx, op)
+        exporter_for(op.name)(ctx, op)
     if pending and any(r.type.is_quantized for r in op.results):
         for node in ctx.nodes[first:]:
             _fit_for_fusion(node, op)
@@ -304,13 +315,10 @@ def export_qdq(graph: Graph, warn: Callable[[str], None] | None = None,
                producer: str = "irc") -> onnx.ModelProto:
     """Write a quantized graph as an ONNX QDQ model; `warn(message)` hears about slow spots
     (default: warnings.warn with QDQWarning)."""
-    load_converters()
-    warn = warn or _default_warn
-    missing = sorted({op.name for op in graph.ops
-                      if op.name not in ("const", "quantize", "dequantize") and op.name not in EXPORTERS})
+    missing = missing_exporters(graph, ("const", "quantize", "dequantize"))
     if missing:
         raise IRError(f"no ONNX exporter for op(s): {', '.join(missing)}")
-    ctx = QDQContext(graph)
+    ctx = QDQContext(graph, warn)
     for v in graph.inputs:
         if v.type.is_quantized:
             ctx.storage(v)
@@ -323,15 +331,7 @@ def export_qdq(graph: Graph, warn: Callable[[str], None] | None = None,
         if v.type.is_quantized and id(v) not in ctx.storage_names:
             ctx.storage_names[id(v)] = ctx.fresh(f"{ctx.name(v)}_q")
     for op in graph.ops:
-        if op.name == "const":
-            (export_quantized_const if op.result.type.is_quantized else export_const)(ctx, op)
-        elif op.name == "quantize":
-            export_quantize(ctx, op)
-        elif op.name == "dequantize":
-            ctx.dq_source[id(op.result)] = op.operands[0]
-        else:
-            export_op(ctx, op, warn)
+        ctx.export_op(op)
     inputs = [value_info(ctx.storage(v) if v.type.is_quantized else ctx.name(v), v.type) for v in graph.inputs]
     outputs = _outputs(ctx, graph)
     return assemble_model(ctx, inputs, outputs, producer)
-

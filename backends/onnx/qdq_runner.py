@@ -65,11 +65,9 @@ class QDQEvaluator(Evaluator):
         self._sessions: dict[tuple, tuple] = {}
 
     def unsupported(self, graph: Graph) -> str | None:
-        from .registry import EXPORTERS, load_converters
+        from .registry import missing_exporters
 
-        load_converters()
-        missing = sorted({op.name for op in graph.ops
-                          if op.name not in ("const", "quantize", "dequantize") and op.name not in EXPORTERS})
+        missing = missing_exporters(graph, ("const", "quantize", "dequantize"))
         return f"no ONNX export for {', '.join(missing)}" if missing else None
 
     def _session(self, graph: Graph, values: Sequence[Value]):

@@ -47,6 +47,22 @@ def exporter(*names: str) -> Callable:
     return register
 
 
+def exporter_for(name: str) -> Callable | None:
+    """The exporter of IR op kind `name`; generic ops (ir/generic.py) all share one."""
+    load_converters()
+    fn = EXPORTERS.get(name)
+    if fn is None and "." in name:
+        from .generic import export_generic
+
+        return export_generic
+    return fn
+
+
+def missing_exporters(graph, handled: tuple[str, ...] = ("const",)) -> list[str]:
+    """Op kinds of `graph` (nested graphs included) that nothing can write as ONNX."""
+    return sorted({op.name for op in graph.walk() if op.name not in handled and exporter_for(op.name) is None})
+
+
 _loaded = False
 
 

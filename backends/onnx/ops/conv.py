@@ -111,7 +111,7 @@ def _transpose_pads(ctx, sizes, kernel, strides, dilations, out_pad) -> tuple[li
     for i in range(n):
         size, k = sizes[i], kernel[i]
         if not isinstance(k, int) or (output_shape is not None and not isinstance(size, int)):
-            raise ctx.error("output_shape / auto_pad need static spatial sizes of the input and the weight, "
+            raise ctx.unsupported("output_shape / auto_pad need static spatial sizes of the input and the weight, "
                             f"got input dims {list(sizes)} and kernel {list(kernel)}")
         natural = strides[i] * (size - 1) + out_pad[i] + dilated(k, dilations[i]) if isinstance(size, int) else None
         if output_shape is not None:

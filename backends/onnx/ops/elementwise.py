@@ -42,7 +42,7 @@ def _element(ctx, onnx_type: int, what: str) -> str:
     if e is None:
         name = onnx.TensorProto.DataType.Name(onnx_type) if onnx_type in onnx.TensorProto.DataType.values() \
             else str(onnx_type)
-        raise ctx.error(f"{what} {name} is not supported (irc has no element type for it)")
+        raise ctx.unsupported(f"{what} {name} is not supported (irc has no element type for it)")
     return e
 
 

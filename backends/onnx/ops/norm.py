@@ -45,7 +45,7 @@ def single_result(ctx, node, results, what: str):
     """`results` (one value) for a node whose extra outputs must be unread; refuses otherwise."""
     used = [o for o in node.output[1:] if o and _is_read(ctx, o)]
     if used:
-        raise ctx.error(f"output(s) {', '.join(map(repr, used))} ({what}) are read by the model, but "
+        raise ctx.unsupported(f"output(s) {', '.join(map(repr, used))} ({what}) are read by the model, but "
                         f"irc imports {node.op_type} for inference and produces only its first output")
     return results
 
@@ -68,7 +68,7 @@ def _epsilon(ctx) -> dict:
 @importer("BatchNormalization")
 def import_batch_norm(ctx, node):
     if ctx.attr("training_mode", 0):
-        raise ctx.error("training_mode=1 is not supported: irc imports models for inference "
+        raise ctx.unsupported("training_mode=1 is not supported: irc imports models for inference "
                         "(export the model in eval mode)")
     # momentum only updates running statistics during training: irrelevant here
     y = ctx.emit("batch_norm", [ctx.input(i) for i in range(5)], _epsilon(ctx))
@@ -102,7 +102,7 @@ def import_layer_norm(ctx, node):
         # stash_type picks the element type of the statistics; irc's are float32 (stash_type=1)
         stash = ctx.attr("stash_type", 1)
         if stash != 1:
-            raise ctx.error(f"stash_type={stash} is not supported when the Mean/InvStdDev outputs "
+            raise ctx.unsupported(f"stash_type={stash} is not supported when the Mean/InvStdDev outputs "
                             f"are read: irc computes them as float32 (stash_type=1)")
         attrs["stats"] = 1
     # Without stats stash_type is not kept: the kernel normalizes in the type of x, at least

@@ -110,7 +110,7 @@ def import_pad(ctx, node):
             v = value.reshape(-1)[0]
             fill = float(np.float32(v))
             if value.dtype.kind in "iub" and fill != float(v):
-                raise ctx.error(f"constant_value {v} has no exact float32 form (the IR keeps the fill value as f32)")
+                raise ctx.unsupported(f"constant_value {v} has no exact float32 form (the IR keeps the fill value as f32)")
             if _f32_bits(fill) != _f32_bits(0.0):
                 attrs["value"] = fill
     return ctx.emit("pad", [x], attrs)

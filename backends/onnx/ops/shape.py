@@ -41,8 +41,7 @@ def known_ints(ctx, i: int, what: str, symbolic: bool = False) -> list | None:
 
 
 def not_constant(ctx, i: int, what: str, elems: list | None) -> Exception:
-    """The error for a shape-like input that import time cannot pin down (ctx.not_constant: a
-    ConstantInputsNeeded when graph inputs alone determine it)."""
+    """The error for a shape-like input that import time cannot pin down (ctx.not_constant)."""
     if elems is None or all(e is None for e in elems):
         return ctx.not_constant(i, what)
     shown = ", ".join("?" if e is None else str(e) for e in elems)
@@ -81,11 +80,11 @@ def import_split(ctx, node):
         n = ctx.attr("num_outputs", n_out)
         d = x.type.shape[axis]
         if not isinstance(d, int):
-            raise ctx.error(f"splitting dimension {axis} of {x.type} into equal parts needs its size at import")
+            raise ctx.unsupported(f"splitting dimension {axis} of {x.type} into equal parts needs its size at import")
         chunk = -(-d // n)  # ceil: every part but the last has this size, the last is smaller
         sizes = [chunk] * (n - 1) + [d - chunk * (n - 1)]
         if sizes[-1] < 0:
-            raise ctx.error(f"cannot split dimension {axis} of size {d} into {n} parts")
+            raise ctx.unsupported(f"cannot split dimension {axis} of size {d} into {n} parts of ceil({d}/{n})")
     if len(sizes) != n_out:
         raise ctx.error(f"{len(sizes)} split sizes for {n_out} outputs")
     return emit(ctx, "split", [x], {"axis": axis, "split": sizes})
@@ -164,7 +163,7 @@ def import_squeeze(ctx, node):
     if axes is None:
         unknown = [i for i, d in enumerate(x.type.shape) if not isinstance(d, int)]
         if unknown:
-            raise ctx.error(f"Squeeze without axes needs every dim of {x.type} known at import")
+            raise ctx.unsupported(f"Squeeze without axes needs every dim of {x.type} known at import")
         axes = [i for i, d in enumerate(x.type.shape) if d == 1]
     else:
         axes = sorted(_norm(ctx, a, x.type.rank, "axis") for a in axes)
