@@ -149,6 +149,10 @@ def test_compare_outputs():
     assert bad["cosine"] is None and bad["outputs"]["a"]["note"] == "non-finite output"
     shape = compare(["s"], [[np.ones((2, 3), np.float32)]], [[np.ones((1, 3), np.float32)]])
     assert shape["cosine"] is None and shape["outputs"]["s"]["shapes"] == [[2, 3], [1, 3]]
+    # a data-dependent integer output (NMS indices) of another length leaves the cosine defined
+    nms = compare(["f", "sel"], [[np.ones(2, np.float32), np.zeros((3, 3), np.int64)]],
+                  [[np.ones(2, np.float32), np.zeros((2, 3), np.int64)]])
+    assert nms["cosine"] == pytest.approx(1.0) and nms["outputs"]["sel"] == {"equal": 0.0}
 
 
 def test_one_line_errors():

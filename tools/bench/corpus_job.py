@@ -95,12 +95,12 @@ def compare(names: list[str], ref: list[list[np.ndarray]], got: list[list[np.nda
     for j, name in enumerate(names):
         pairs = [(r[j], g[j]) for r, g in zip(ref, got)]
         entry: dict = {}
-        if any(r.shape != g.shape for r, g in pairs):
+        if not np.issubdtype(pairs[0][0].dtype, np.floating):  # indices, counts, masks (of any shape)
+            entry["equal"] = float(np.mean([np.array_equal(r, g) for r, g in pairs]))
+        elif any(r.shape != g.shape for r, g in pairs):
             entry["note"] = "shape differs from fp32"
             bad = [(r.shape, g.shape) for r, g in pairs if r.shape != g.shape]
             entry["shapes"] = [list(bad[0][0]), list(bad[0][1])]
-        elif not np.issubdtype(pairs[0][0].dtype, np.floating):
-            entry["equal"] = float(np.mean([np.array_equal(r, g) for r, g in pairs]))
         elif not all(np.isfinite(g).all() for _, g in pairs):
             entry["note"] = "non-finite output"
         else:
