@@ -441,7 +441,7 @@ def architectures() -> list[Arch]:
                  strides=[4, 2], num_attention_heads=[1, 2], mlp_ratios=[2, 2], decoder_hidden_size=32,
                  num_labels=5, eager_for=("torchscript",)),
              _img(64), ["logits"], IMG_AXES, {"logits": {0: "batch"}}, ts_opset=13),
-        Arch("cnn_silu_se", "torch CNN (SiLU, Hardswish, squeeze-excite)", _cnn_silu_se, _img(64), ["logits"],
+        Arch("cnn_silu_se", "torch CNN (SiLU, Hardswish, squeeze-excite)", _cnn_silu_se, _img(32), ["logits"],
              IMG_AXES, {"logits": {0: "batch"}}, ts_opset=14),
         Arch("wav2vec2", "wav2vec2",
              _hf("Wav2Vec2Config", "Wav2Vec2Model", ["input_values"], ["last_hidden_state"], hidden_size=32,
