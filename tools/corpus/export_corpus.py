@@ -45,7 +45,7 @@ import tempfile
 import time
 import traceback
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -120,7 +120,6 @@ class Arch:
     ts_opset: int
     dynamo_opset: int = DYNAMO_OPSET
     warm_batches: int = 8
-    notes: list[str] = field(default_factory=list)
 
 
 def _hf_wrapper(model, inputs: list[str], fields: list[str]):
