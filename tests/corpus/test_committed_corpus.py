@@ -51,6 +51,8 @@ def test_model_matches_its_meta_and_runs(name):
              "shape": _dims(vi)} for vi in inputs] == meta["inputs"]
     assert [{"name": vi.name, "shape": _dims(vi)} for vi in model.graph.output] == meta["outputs"]
     assert all(not isinstance(i["shape"][0], int) for i in meta["inputs"])  # a dynamic batch axis
+    # the dynamo exporter's stack traces (the exporting machine's paths) were left out
+    assert not any(p.key == "pkg.torch.onnx.stack_trace" for n in model.graph.node for p in n.metadata_props)
 
     calib, heldout = _npz(folder / "calib.npz"), _npz(folder / "heldout.npz")
     for data, count in ((calib, meta["calib_samples"]), (heldout, meta["heldout_samples"])):

@@ -19,7 +19,8 @@ running mean 0 and variance 1, and a deep CNN with those statistics outputs almo
 
 For every model NAME (`<arch>_ts`, `<arch>_dynamo`, `<arch>_tf2onnx`) the script writes
 
-    CORPUS_DIR/NAME/model.onnx     one file, weights inside
+    CORPUS_DIR/NAME/model.onnx     one file, weights inside (without the dynamo exporter's
+                                   per-node Python stack traces, which hold local paths)
     CORPUS_DIR/NAME/calib.npz      32 samples: one array per model input, leading sample axis
     CORPUS_DIR/NAME/heldout.npz    16 other samples, the same layout
     CORPUS_DIR/NAME/meta.json      family, exporter, opset, inputs (name, dtype, shape with
@@ -596,11 +597,35 @@ def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
         np.savez_compressed(f, **arrays)
 
 
+STACK_TRACE_KEY = "pkg.torch.onnx.stack_trace"
+
+
+def drop_stack_traces(model) -> int:
+    """Remove the dynamo exporter's per-node Python stack traces (they hold the exporting machine's
+    absolute source paths); the other node metadata stays. Returns the number removed."""
+    removed = 0
+    graphs = [model.graph, *(f for f in model.functions)]
+    while graphs:
+        g = graphs.pop()
+        for node in g.node:
+            keep = [p for p in node.metadata_props if p.key != STACK_TRACE_KEY]
+            removed += len(node.metadata_props) - len(keep)
+            if len(keep) != len(node.metadata_props):
+                del node.metadata_props[:]
+                node.metadata_props.extend(keep)
+            for attr in node.attribute:
+                graphs += [attr.g] if attr.HasField("g") else []
+                graphs += list(attr.graphs)
+    return removed
+
+
 def write_model_folder(folder: Path, onnx_path: Path, meta: dict, calib: dict, heldout: dict) -> None:
     """Fill `folder` with model.onnx, calib.npz, heldout.npz and meta.json from the exported file."""
     import onnx
 
     model = onnx.load(str(onnx_path))
+    if drop_stack_traces(model):
+        onnx_path.write_bytes(model.SerializeToString())
     onnx.checker.check_model(model)
     opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
     inits = {t.name for t in model.graph.initializer}
