@@ -38,6 +38,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", metavar="FILE", help="write the full result as JSON ('-' for stdout)")
     p.add_argument("--markdown", metavar="FILE", help="write the tables as Markdown")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--corpus", metavar="DIR",
+                   help="instead of timing: quantize every model of a corpus folder (NAME/model.onnx, calib.npz, "
+                        "heldout.npz, meta.json; MODEL arguments pick names) with irc and onnxruntime's "
+                        "quantize_static, each in a child process, and tabulate status, cosine to fp32 on the "
+                        "held-out samples and int8 kernels; --variants picks from irc,ort")
+    p.add_argument("--timeout", type=float, default=900.0, metavar="S",
+                   help="with --corpus: seconds per model and quantizer before its process is killed (default 900)")
 
 
 def _ints(text: str, opt: str) -> list[int]:
@@ -86,7 +93,43 @@ def _command(args, opts) -> str:
     return " ".join(shlex.quote(p) for p in parts)
 
 
+def _corpus_command(args) -> str:
+    parts = ["irc", "bench", "--corpus", args.corpus, *args.models]
+    if args.variants:
+        parts += ["--variants", args.variants]
+    parts += ["--timeout", f"{args.timeout:g}"]
+    for item in args.irc_option:
+        parts += ["--irc-option", item]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def _run_corpus(args) -> int:
+    from irc.bench.corpus import CorpusOptions, format_corpus_report, run_corpus
+
+    from ._common import check_output
+
+    quantizers = [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else ["irc", "ort"]
+    opts = CorpusOptions(quantizers=quantizers, timeout=args.timeout, quantize_options=_irc_options(args.irc_option))
+    for out in (args.json, args.markdown):
+        if out and out != "-":
+            check_output(out)
+    result = run_corpus(args.corpus, opts, names=args.models or None, workdir=args.workdir,
+                        progress=not args.quiet and sys.stderr.isatty(), command=_corpus_command(args))
+    if args.json == "-":
+        json.dump(result, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(format_corpus_report(result))
+        if args.json:
+            _write(args.json, json.dumps(result, indent=1) + "\n")
+    if args.markdown:
+        _write(args.markdown, format_corpus_report(result, markdown=True))
+    return 0
+
+
 def run(args) -> int:
+    if args.corpus:
+        return _run_corpus(args)
     from irc.bench import BenchOptions, default_variants, format_report, run_bench
     from irc.zoo import ZOO_MODELS
 
