@@ -51,14 +51,14 @@ def run(args) -> int:
         if progress:
             print(f"irc quantize: {name}...", file=sys.stderr, flush=True)
 
-    result = irc.quantize(
-        args.model, args.calib, method=args.method, activations=args.activations,
-        per_channel=not args.per_tensor, samples=args.samples, batch_size=args.batch_size,
-        skip=[s for s in args.skip.split(",") if s], pipeline=args.pipeline, preprocess=args.preprocess,
-        quiet=args.quiet or not sys.stderr.isatty(), on_stage=on_stage,
-        val=args.val, val_preprocess=args.val_preprocess, metric=args.metric, max_drop=args.max_drop,
-        val_limit=args.val_limit, val_labels_file=args.val_labels_file, detection=args.detection,
-        objective=args.objective, sensitivity=args.sensitivity, ranking_samples=args.ranking_samples)
+    from irc.backends.onnx.ort_check import OutputRejected
+
+    from ._common import keep_rejected
+
+    try:
+        result = _quantize(irc, args, on_stage)
+    except OutputRejected as e:
+        raise keep_rejected(e, out) from None
     result.save(out)
     for w in result.warnings:
         print(f"irc quantize: warning: {w}", file=sys.stderr)
@@ -68,3 +68,14 @@ def run(args) -> int:
         print(result.summary(), file=sys.stderr)
         print(f"wrote {out}", file=sys.stderr)
     return finish_budget(args, result.budget, NAME, quiet=args.quiet or args.json)
+
+
+def _quantize(irc, args, on_stage):
+    return irc.quantize(
+        args.model, args.calib, method=args.method, activations=args.activations,
+        per_channel=not args.per_tensor, samples=args.samples, batch_size=args.batch_size,
+        skip=[s for s in args.skip.split(",") if s], pipeline=args.pipeline, preprocess=args.preprocess,
+        quiet=args.quiet or not sys.stderr.isatty(), on_stage=on_stage,
+        val=args.val, val_preprocess=args.val_preprocess, metric=args.metric, max_drop=args.max_drop,
+        val_limit=args.val_limit, val_labels_file=args.val_labels_file, detection=args.detection,
+        objective=args.objective, sensitivity=args.sensitivity, ranking_samples=args.ranking_samples)
