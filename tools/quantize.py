@@ -158,21 +158,24 @@ def calibration_source(calib: Any, graph: Graph, limit: int | None = None, prepr
                   f"not {type(calib).__name__}")
 
 
-def load_model(model: Any) -> tuple[Graph, int | None]:
-    """(graph, size in bytes of the source model) from a path, an onnx.ModelProto or a Graph."""
+def load_model(model: Any, input_shapes: Mapping | None = None) -> tuple[Graph, int | None]:
+    """(graph, size in bytes of the source model) from a path, an onnx.ModelProto or a Graph;
+    `input_shapes` fixes an ONNX model's input dims before import."""
     from irc.backends.onnx import import_onnx
 
+    if input_shapes and (isinstance(model, Graph) or Path(str(model)).suffix == ".ir"):
+        raise IRError("input shapes can be fixed for ONNX models only (an IR graph's types are its own)")
     if isinstance(model, Graph):
         return model, None
     if isinstance(model, onnx.ModelProto):
-        return import_onnx(model), model.ByteSize()
+        return import_onnx(model, input_shapes=input_shapes), model.ByteSize()
     path = Path(model)
     if path.suffix == ".ir":
         from irc.ir import load_ir
 
         return load_ir(path), None
     size = path.stat().st_size if path.is_file() else None
-    return import_onnx(path), size
+    return import_onnx(path, input_shapes=input_shapes), size
 
 
 def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str = "u8",
@@ -181,7 +184,8 @@ def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str
              on_stage: Callable[[str], None] | None = None, val: Any = None, max_drop: str | float | None = None,
              metric: str | None = None, val_limit: int | None = None, val_preprocess: str | None = None,
              val_labels_file: str | None = None, detection: str | None = None, objective: str = "fewest-ops",
-             sensitivity: str = "auto", ranking_samples: int = 64, check: bool = True) -> QuantizeResult:
+             sensitivity: str = "auto", ranking_samples: int = 64, check: bool = True,
+             input_shapes: Mapping[str | None, Any] | None = None) -> QuantizeResult:
     """Quantize `model` (path, onnx.ModelProto or Graph) with calibration data `calib`.
 
     calib: an .npz path / image folder / VOC root, a dict {input name: array with a leading
@@ -194,6 +198,8 @@ def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str
 
     check: load the written model in onnxruntime and compare it with the fp32 model on the first
     calibration batch (result.check); raises OutputRejected when onnxruntime refuses it.
+    input_shapes: {input name: dims} fixed before import ("1x3x640x640" strings or tuples; the
+    name None for a one-input model), so that the model's shape code folds.
     """
     from irc.backends.onnx.qdq import export_qdq
     from irc.passes import PassContext, PassManager
@@ -206,7 +212,7 @@ def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str
         return time.perf_counter()
 
     t = stage("import")
-    graph, source_bytes = load_model(model)
+    graph, source_bytes = load_model(model, input_shapes)
     reference = float_reference(model, graph) if check else None
     timings.append(("import", time.perf_counter() - t))
 
@@ -256,28 +262,29 @@ def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str
 
 def float_reference(model: Any, graph: Graph) -> Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]]:
     """Runs the fp32 model in onnxruntime (default session options): the user's ONNX file when
-    there is one, else the ONNX form of the graph as imported (before any pass runs)."""
+    there is one and onnxruntime runs it, else the ONNX form of the graph as imported (before any
+    pass runs)."""
     from irc.backends.onnx.ort_check import default_session
 
-    if isinstance(model, onnx.ModelProto):
-        source = model
-    elif not isinstance(model, Graph) and Path(model).suffix != ".ir":
-        from irc.backends.onnx import load_onnx
+    from irc.backends.onnx import export_onnx, load_onnx
+    from irc.passes.clone import clone_graph
 
-        source = load_onnx(model)
-    else:
-        from irc.backends.onnx import export_onnx
-        from irc.passes.clone import clone_graph
+    user = model if isinstance(model, onnx.ModelProto) else (
+        None if isinstance(model, Graph) or Path(model).suffix == ".ir" else load_onnx(model))
+    as_imported = clone_graph(graph)[0]  # the passes change `graph` in place
 
-        source = export_onnx(clone_graph(graph)[0])
-    session = None
-
-    def run(feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        nonlocal session
-        if session is None:
-            session = default_session(source)
+    def run_on(source: onnx.ModelProto, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        session = default_session(source)
         names = [o.name for o in session.get_outputs()]
         wanted = {i.name for i in session.get_inputs()}
         return dict(zip(names, session.run(None, {k: v for k, v in feeds.items() if k in wanted})))
+
+    def run(feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if user is not None:
+            try:
+                return run_on(user, feeds)
+            except Exception:
+                pass  # e.g. inputs declared with dim 0 for "dynamic", which onnxruntime takes literally
+        return run_on(export_onnx(as_imported), feeds)
 
     return run

@@ -428,9 +428,13 @@ def _constant_value(node: onnx.NodeProto) -> np.ndarray:
     raise IRError(f"Constant node {node.name!r}: attribute {a.name} is not supported")
 
 
-def import_onnx(source: str | os.PathLike | onnx.ModelProto, name: str = "main") -> Graph:
-    """Lower an ONNX model (path or ModelProto) into a verified IR graph."""
-    model = canonicalize_opset(load_onnx(source))
+def import_onnx(source: str | os.PathLike | onnx.ModelProto, name: str = "main",
+                input_shapes: dict | None = None) -> Graph:
+    """Lower an ONNX model (path or ModelProto) into a verified IR graph; `input_shapes`
+    ({input name: dims}, backends/onnx/input_shapes.py) fixes input dims before import."""
+    from .input_shapes import specialize_inputs
+
+    model = canonicalize_opset(specialize_inputs(load_onnx(source), input_shapes or {}))
     importer = _Importer(model, name)
     graph = importer.run()
     graph.import_notes = importer.generic_notes
