@@ -42,7 +42,7 @@ from irc.ir.types import NUMPY_TO_ELEMENT, TensorType
 from irc.ir.value import Value
 
 from .generic_import import import_generic
-from .inferred_types import ELEMENT_TO_ONNX, ONNX_TO_ELEMENT, InferredTypes, type_from_proto
+from .inferred_types import ELEMENT_TO_ONNX, ONNX_TO_ELEMENT, InferredTypes, refine, type_from_proto
 from .registry import CANONICAL_OPSET, IMPORTERS, load_converters
 
 ALIAS_OPS = {"Identity", "Dropout"}
@@ -398,7 +398,9 @@ class _Importer:
 
     def _convert_declared(self, node: onnx.NodeProto, converter) -> None:
         ctx = ImportContext(self, node)
+        first = len(self.graph.ops)
         results = converter(ctx, node)
+        made = {id(r) for op in self.graph.ops[first:] for r in op.results}
         for i, name in enumerate(node.output):
             if not name:
                 continue
@@ -409,6 +411,8 @@ class _Importer:
             v = results[i]
             if v.name is None:  # a new result: it carries the ONNX tensor name
                 v.name = name
+            if id(v) in made:  # dims the type rule leaves open, shape inference may know
+                v.type = refine(v.type, self.types.lookup(name))
             self.values[name] = v
 
 

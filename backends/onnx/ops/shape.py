@@ -1,12 +1,14 @@
 """Converters of the shape / data-movement ops (see specs/ops/shape.md).
 
 Import: ONNX shape-like inputs (Reshape's shape, Slice's starts/ends/axes/steps, Squeeze and
-Unsqueeze axes, Expand's shape, Tile's repeats, Split sizes) become attributes. They must be
+Unsqueeze axes, Expand's shape, Tile's repeats, Split sizes) become attributes when they are
 known at import: a constant, or a shape vector computed from symbolic dims that _shape_values
-can express in ONNX's own "copy this dim" spelling. Defaults are made explicit and axes
+can express in ONNX's own "copy this dim" spelling. Otherwise Reshape, Expand, Slice and Tile
+take them as run-time operands (the other ops stay generic). Defaults are made explicit and axes
 non-negative (transpose perm, slice axes and steps, split sizes, squeeze axes).
 
-Export: the opset-21 forms, attributes that ONNX wants as inputs written as int64 initializers.
+Export: the opset-21 forms, attributes that ONNX wants as inputs written as int64 initializers,
+run-time operands as they are.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from irc.ir.ops.shape import dim_product, shape_range
 from irc.ir.registry import get_op
 from irc.ir.types import ELEMENT_DTYPES, NUMPY_TO_ELEMENT, TensorType
 
+from ..importer import NotExpressible
 from ..registry import exporter, importer
 from ._shape_values import shape_elements
 
@@ -90,9 +93,42 @@ def import_split(ctx, node):
     return emit(ctx, "split", [x], {"axis": axis, "split": sizes})
 
 
+def run_time_form(ctx, name: str, x, params: dict[str, int], defaults: dict | None = None, attrs=None):
+    """The op with its shape-like parameters as run-time i64 operands (ir/ops/shape.py): the
+    ONNX inputs `params` (name -> input index) in order, an absent optional one made a constant
+    by `defaults[name](ctx)`."""
+    operands = [x]
+    for key, i in params.items():
+        v = ctx.input(i)
+        if v is None:
+            v = defaults[key](ctx)
+        operands.append(v)
+    return emit(ctx, name, operands, attrs or {})
+
+
+def _length(ctx, i: int) -> int:
+    n = ctx.input(i).type.shape[0] if ctx.input(i).type.is_ranked and ctx.input(i).type.rank == 1 else None
+    if not isinstance(n, int):
+        raise ctx.unsupported(f"input {i} has no static length, so the sliced axes are unknown")
+    return n
+
+
+_SLICE_DEFAULTS = {
+    "axes": lambda ctx: ctx.graph.const(np.arange(_length(ctx, 1), dtype=np.int64), f"{ctx.node.output[0]}_axes"),
+    "steps": lambda ctx: ctx.graph.const(np.ones(_length(ctx, 1), dtype=np.int64), f"{ctx.node.output[0]}_steps"),
+}
+
+
 @importer("Slice")
 def import_slice(ctx, node):
     x = ctx.input(0)
+    try:
+        return _import_slice_attrs(ctx, x)
+    except NotExpressible:
+        return run_time_form(ctx, "slice", x, {"starts": 1, "ends": 2, "axes": 3, "steps": 4}, _SLICE_DEFAULTS)
+
+
+def _import_slice_attrs(ctx, x):
     rank = x.type.rank
     ctx.require_constants({1: "starts", 2: "ends", 3: "axes", 4: "steps"})
     starts = known_ints(ctx, 1, "starts", symbolic=True)
@@ -120,6 +156,14 @@ def import_slice(ctx, node):
 @importer("Reshape")
 def import_reshape(ctx, node):
     x = ctx.input(0)
+    try:
+        return _import_reshape_attrs(ctx, x)
+    except NotExpressible:
+        allowzero = ctx.attr("allowzero", 0)
+        return run_time_form(ctx, "reshape", x, {"shape": 1}, attrs={"allowzero": 1} if allowzero else None)
+
+
+def _import_reshape_attrs(ctx, x):
     allowzero = ctx.attr("allowzero", 0)
     elems = known_ints(ctx, 1, "shape", symbolic=True)
     target = []
@@ -183,6 +227,13 @@ def import_unsqueeze(ctx, node):
 @importer("Expand")
 def import_expand(ctx, node):
     x = ctx.input(0)
+    try:
+        return _import_expand_attrs(ctx, x)
+    except NotExpressible:
+        return run_time_form(ctx, "expand", x, {"shape": 1})
+
+
+def _import_expand_attrs(ctx, x):
     elems = known_ints(ctx, 1, "shape", symbolic=True)
     lead = len(elems) - x.type.rank
     shape = []
@@ -198,7 +249,11 @@ def import_expand(ctx, node):
 
 @importer("Tile")
 def import_tile(ctx, node):
-    return emit(ctx, "tile", [ctx.input(0)], {"repeats": known_ints(ctx, 1, "repeats")})
+    try:
+        repeats = known_ints(ctx, 1, "repeats")
+    except NotExpressible:
+        return run_time_form(ctx, "tile", ctx.input(0), {"repeats": 1})
+    return emit(ctx, "tile", [ctx.input(0)], {"repeats": repeats})
 
 
 @importer("Gather")
@@ -268,15 +323,27 @@ def export_split(ctx, op):
              axis=op.attr("axis"))
 
 
+def _param(ctx, op, key: str):
+    """A shape-like parameter as an ONNX input: the run-time operand, or the attribute as an
+    int64 initializer ('' when neither is there)."""
+    v = op.operand(key)
+    if v is not None:
+        return v
+    values = op.attr(key)
+    return "" if values is None else _ints(ctx, op, values, key)
+
+
 @exporter("slice")
 def export_slice(ctx, op):
-    ins = [op.operands[0]] + [_ints(ctx, op, op.attr(k), k) for k in ("starts", "ends", "axes", "steps")]
+    ins = [op.operands[0]] + [_param(ctx, op, k) for k in ("starts", "ends", "axes", "steps")]
+    while ins[-1] == "":
+        ins.pop()
     ctx.node("Slice", ins, op.results)
 
 
 @exporter("reshape")
 def export_reshape(ctx, op):
-    ctx.node("Reshape", [op.operands[0], _ints(ctx, op, op.attr("shape"), "shape")], op.results,
+    ctx.node("Reshape", [op.operands[0], _param(ctx, op, "shape")], op.results,
              allowzero=op.attr("allowzero") or None)
 
 
@@ -297,12 +364,12 @@ def export_squeeze(ctx, op):
 
 @exporter("expand")
 def export_expand(ctx, op):
-    ctx.node("Expand", [op.operands[0], _ints(ctx, op, op.attr("shape"), "shape")], op.results)
+    ctx.node("Expand", [op.operands[0], _param(ctx, op, "shape")], op.results)
 
 
 @exporter("tile")
 def export_tile(ctx, op):
-    ctx.node("Tile", [op.operands[0], _ints(ctx, op, op.attr("repeats"), "repeats")], op.results)
+    ctx.node("Tile", [op.operands[0], _param(ctx, op, "repeats")], op.results)
 
 
 @exporter("gather")
