@@ -310,20 +310,23 @@ def _infer_reshape(s: Signature):
             raise VerifyError(f"reshape needs a target of static length to know its rank, got {s['shape']}")
         return [carry(x, (None,) * n, None, "reshape")]
     out: list = []
+    copied: set[int] = set()  # a copied dim (0) is the same factor on both sides, known or not
     for i, d in enumerate(shape):
         if d == -1:
             out.append(_INFER)
         elif d == 0 and not allowzero:
             out.append(x.shape[i])
+            copied.add(i)
         else:
             out.append(d)
-    given = [d for d in out if d is not _INFER]
+    rest_in = [d for i, d in enumerate(x.shape) if i not in copied]
+    given = [d for i, d in enumerate(out) if d is not _INFER and i not in copied]
     # Cancel names common to both sides; what remains must multiply to the same count.
-    ins, outs = Counter(d for d in x.shape if isinstance(d, str)), Counter(d for d in given if isinstance(d, str))
+    ins, outs = Counter(d for d in rest_in if isinstance(d, str)), Counter(d for d in given if isinstance(d, str))
     common = ins & outs
     in_names, out_names = list((ins - common).elements()), list((outs - common).elements())
-    in_unknown, out_unknown = None in x.shape, None in given
-    in_count = dim_product([d for d in x.shape if isinstance(d, int)])
+    in_unknown, out_unknown = None in rest_in, None in given
+    in_count = dim_product([d for d in rest_in if isinstance(d, int)])
     out_count = dim_product([d for d in given if isinstance(d, int)])
     target = f"reshape cannot give {x} the shape {list(shape)}"
     if _INFER in out:

@@ -54,9 +54,10 @@ def _resize_sizes(ctx, rank: int):
     arr = known_input(ctx, 3)
     if arr is not None:
         return arr.reshape(-1).tolist() if arr.size else None
-    from ._shape_values import shape_elements
+    from ._shape_values import plain, shape_elements
 
     elems = shape_elements(ctx.graph, ctx.input(3))
+    elems = None if elems is None else [plain(e) for e in elems]
     if elems is None or any(e is None for e in elems):
         raise not_constant(ctx, 3, "sizes")
     return elems

@@ -22,7 +22,7 @@ from irc.ir.types import ELEMENT_DTYPES, NUMPY_TO_ELEMENT, TensorType
 
 from ..importer import NotExpressible
 from ..registry import exporter, importer
-from ._shape_values import shape_elements
+from ._shape_values import plain, same_dim, shape_elements
 
 INT64_MAX = 2**63 - 1
 
@@ -38,6 +38,8 @@ def known_ints(ctx, i: int, what: str, symbolic: bool = False) -> list | None:
     if c is not None:
         return [int(v) for v in np.asarray(c).ravel()]
     elems = shape_elements(ctx.graph, ctx.input(i))
+    if elems is not None:  # a dim of known size is that size
+        elems = [plain(e) if isinstance(plain(e), int) else e for e in elems]
     if elems is None or not (symbolic or all(isinstance(e, int) for e in elems)):
         raise not_constant(ctx, i, what, elems)
     return elems
@@ -45,9 +47,9 @@ def known_ints(ctx, i: int, what: str, symbolic: bool = False) -> list | None:
 
 def not_constant(ctx, i: int, what: str, elems: list | None) -> Exception:
     """The error for a shape-like input that import time cannot pin down (ctx.not_constant)."""
-    if elems is None or all(e is None for e in elems):
+    if elems is None or all(plain(e) is None for e in elems):
         return ctx.not_constant(i, what)
-    shown = ", ".join("?" if e is None else str(e) for e in elems)
+    shown = ", ".join("?" if plain(e) is None else str(plain(e)) for e in elems)
     return ctx.not_constant(i, what, f"it is computed at run time as [{shown}], which irc cannot "
                                      f"express with the dims known at import")
 
@@ -93,17 +95,38 @@ def import_split(ctx, node):
     return emit(ctx, "split", [x], {"axis": axis, "split": sizes})
 
 
-def run_time_form(ctx, name: str, x, params: dict[str, int], defaults: dict | None = None, attrs=None):
+def run_time_form(ctx, name: str, x, params: dict[str, int], defaults: dict | None = None, attrs=None,
+                  dims=None):
     """The op with its shape-like parameters as run-time i64 operands (ir/ops/shape.py): the
     ONNX inputs `params` (name -> input index) in order, an absent optional one made a constant
-    by `defaults[name](ctx)`."""
+    by `defaults[name](ctx)`; `dims`, what import knows of the result's dims, types it."""
     operands = [x]
     for key, i in params.items():
         v = ctx.input(i)
         if v is None:
             v = defaults[key](ctx)
         operands.append(v)
-    return emit(ctx, name, operands, attrs or {})
+    types = None
+    if dims is not None:
+        inferred = get_op(name).infer_types([v.type for v in operands], attrs or {})[0]
+        if len(dims) == inferred.rank:
+            types = [inferred.with_shape(d if d is not None else i for d, i in zip(dims, inferred.shape))]
+    return emit(ctx, name, operands, attrs or {}, types=types)
+
+
+def _target_dims(x, elems: list | None, allowzero: int) -> list | None:
+    """The result dims a reshape to `elems` (what import knows of the target: ints, names of
+    symbolic dims, None) certainly has: a known size, a copied dim (0), a symbolic dim."""
+    if elems is None:
+        return None
+    dims = []
+    for i, e in enumerate(elems):
+        if e == 0 and not allowzero:
+            dims.append(x.type.shape[i] if i < x.type.rank else None)
+            continue
+        d = plain(e)
+        dims.append(d if isinstance(d, str) or (isinstance(d, int) and d >= 0) else None)
+    return dims
 
 
 def _length(ctx, i: int) -> int:
@@ -143,7 +166,7 @@ def _import_slice_attrs(ctx, x):
         for v, a in zip(vals, axes):
             if isinstance(v, int):
                 out.append(v)
-            elif v is not None and v == x.type.shape[a]:
+            elif v is not None and same_dim(v, x, a):
                 out.append(INT64_MAX)  # the dim itself: clamps exactly as the dim would
             else:
                 raise not_constant(ctx, index, what, vals)
@@ -160,7 +183,9 @@ def import_reshape(ctx, node):
         return _import_reshape_attrs(ctx, x)
     except NotExpressible:
         allowzero = ctx.attr("allowzero", 0)
-        return run_time_form(ctx, "reshape", x, {"shape": 1}, attrs={"allowzero": 1} if allowzero else None)
+        dims = _target_dims(x, shape_elements(ctx.graph, ctx.input(1)), allowzero)
+        return run_time_form(ctx, "reshape", x, {"shape": 1}, attrs={"allowzero": 1} if allowzero else None,
+                             dims=dims)
 
 
 def _import_reshape_attrs(ctx, x):
@@ -170,7 +195,7 @@ def _import_reshape_attrs(ctx, x):
     for i, e in enumerate(elems):
         if isinstance(e, int):
             target.append(e)
-        elif e is not None and not allowzero and i < x.type.rank and x.type.shape[i] == e:
+        elif e is not None and not allowzero and i < x.type.rank and same_dim(e, x, i):
             target.append(0)  # the operand's own dim at this place: copy it
         else:
             target.append(-1)
@@ -240,7 +265,7 @@ def _import_expand_attrs(ctx, x):
     for j, e in enumerate(elems):
         if isinstance(e, int):
             shape.append(e)
-        elif e is not None and j >= lead and x.type.shape[j - lead] == e:
+        elif e is not None and j >= lead and same_dim(e, x, j - lead):
             shape.append(1)  # the operand's own dim: 1 keeps it
         else:
             raise not_constant(ctx, 1, "shape", elems)
@@ -301,7 +326,7 @@ def import_constant_of_shape(ctx, node):
     elems = shape_elements(ctx.graph, shape)
     types = None
     if elems is not None:  # the dims import time knows, for a more precise result type
-        dims = [e if e is None or isinstance(e, str) or e >= 0 else None for e in elems]
+        dims = [d if d is None or isinstance(d, str) or d >= 0 else None for d in map(plain, elems)]
         types = [TensorType(tuple(dims), dtype)]
     return emit(ctx, "constant_of_shape", [shape], {"value": value, "dtype": dtype}, types=types)
 
