@@ -5,7 +5,9 @@ Every op gets one treatment (specs/quantization.md §3):
     compute     conv, gemm, matmul with constant weights:
                     y = op(x, w, b)  ->  y_q = op(x_q, w_q, b_q) : !q.u8<s_y:z_y>
                 weights i8 symmetric per output channel (matmul: per tensor), bias i32 at
-                scale s_x * s_w, the result typed from its calibrated range
+                scale s_x * s_w, the result typed from its calibrated range; a matmul of two
+                activations (attention's q k^T and p v) takes both as int8 activations
+                (`activation_matmuls`)
     requantize  add, average_pool, global_average_pool, concat: int8 operands, own result type;
                 relu and clip too, when their operand is already int8
     movement    reshape, transpose, max_pool, ... on an int8 operand: the result has the
@@ -58,8 +60,9 @@ class _Plan:
     """The decisions of one run: which ops go int8 and the quantized type of every int8 value."""
 
     def __init__(self, graph: Graph, storage: str, ops: tuple[str, ...], skip: set[str],
-                 per_channel: bool) -> None:
+                 per_channel: bool, activation_matmuls: bool = True) -> None:
         self.graph = graph
+        self.activation_matmuls = activation_matmuls
         self.storage = storage
         self.ops = ops
         self.skip = skip
@@ -102,7 +105,13 @@ class _Plan:
             self.int8_ops.append((op, treatment))
 
     def activation_operands(self, op: Op) -> list[Value]:
-        return [op.operands[0]] if op.name in COMPUTE else list(op.operands)
+        if op.name in COMPUTE and not self.of_activations(op):
+            return [op.operands[0]]
+        return list(op.operands)
+
+    def of_activations(self, op: Op) -> bool:
+        """A matmul of two computed (non-constant) values."""
+        return op.name == "matmul" and self.graph.const_value(op.operands[1]) is None
 
     def treatment(self, op: Op) -> str | None:
         g = self.graph
@@ -144,6 +153,9 @@ class _Plan:
         g = self.graph
         if op.attrs.get("auto_pad") not in (None, "NOTSET"):
             return False
+        if self.of_activations(op):
+            return (self.activation_matmuls and all(v.type.is_float for v in op.operands)
+                    and op.results[0].type.is_float)
         if g.const_value(op.operands[1]) is None:
             return False
         if len(op.operands) > 2 and g.const_value(op.operands[2]) is None:
@@ -178,7 +190,7 @@ def _rewrite(plan: _Plan) -> dict[str, int]:
 
     counts = {"quantized ops": 0, "quantize": 0, "dequantize": 0}
     for op, treatment in plan.int8_ops:
-        if treatment == "compute":
+        if treatment == "compute" and not plan.of_activations(op):
             _quantize_weights(g, op, plan, quantized(op.operands[0], op))
         else:
             n = 1 if treatment == "movement" and op.name != "concat" else len(op.operands)
@@ -256,6 +268,8 @@ class Quantize(Pass):
     """Op kinds to quantize (data-movement ops follow their operand)."""
     skip: tuple[str, ...] = ()
     """Ops (by the name of their first result) to keep in float."""
+    activation_matmuls: bool = True
+    """Quantize matmuls of two computed values (attention's q k^T, p v) too."""
 
     def run(self, graph: Graph, ctx: PassContext) -> bool:
         unknown = [k for k in self.ops if k not in COMPUTE + REQUANTIZE]
@@ -266,7 +280,8 @@ class Quantize(Pass):
         missing = [s for s in self.skip if s not in labels]
         if missing:
             raise PassError(f"pass 'quantize': no op named {', '.join(map(repr, missing))} to skip")
-        plan = _Plan(graph, self.activations, self.ops, set(self.skip), self.per_channel)
+        plan = _Plan(graph, self.activations, self.ops, set(self.skip), self.per_channel,
+                     self.activation_matmuls)
         plan.decide()
         if not plan.int8_ops:
             if not any(op.attrs.get("q.range") for op in graph.ops):

@@ -166,3 +166,17 @@ def i8_activations_relu_kept() -> Case:
     q = b.quantize(b.input((3, 6, 6), "x"), "xq")
     c = b.conv(q, 8, 3, "conv1", pad=1, activation=RELU)
     return Case(b.finish([b.dequantize(c, "y")]), b.feeds, {}, warnings=True)
+
+
+@case
+def activation_matmuls() -> Case:
+    """Attention's q k^T and p v: matmuls of two int8 activations (u8 with zero points other than
+    0), batched over 4-D heads; onnxruntime runs both as QLinearMatMul."""
+    b = QBuilder(seed=11)
+    q = b.quantize(b.input((3, 5, 8), "q", lo=-2.0, hi=1.0), "q_q")
+    k = b.quantize(b.input((3, 8, 5), "kt", lo=-1.0, hi=3.0), "kt_q")
+    scores = b.compute("matmul", [q, k], "scores", {})
+    p = b.op("softmax", [b.dequantize(scores, "scores_f")], "p", {"axis": -1}, result="float")
+    v = b.quantize(b.input((3, 5, 8), "v", lo=-0.5, hi=2.0), "v_q")
+    out = b.compute("matmul", [b.quantize(p, "p_q"), v], "context", {})
+    return Case(b.finish([b.dequantize(out, "y")]), b.feeds, {"QLinearMatMul": 2})
