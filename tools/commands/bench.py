@@ -6,6 +6,7 @@ import argparse
 import json
 import shlex
 import sys
+from pathlib import Path
 
 from irc.ir.diagnostics import IRError
 
@@ -66,9 +67,26 @@ def _irc_options(items: list[str]) -> dict:
 def _write(path: str, text: str) -> None:
     from irc.ir.weights_io import atomic_write_bytes
 
-    from ._common import check_output
+    atomic_write_bytes(path, text.encode())
 
-    atomic_write_bytes(check_output(path), text.encode())
+
+def _plan_files(args, models: list[str]) -> None:
+    """Model files are read; --json, --markdown and each model's folder under the work folder are written."""
+    from irc.bench import default_workdir
+
+    from ._paths import FilePlan
+
+    files = FilePlan()
+    workdir = Path(args.workdir) if args.workdir else default_workdir()
+    for m in models:
+        is_file = Path(m).suffix == ".onnx" or Path(m).exists()
+        if is_file:
+            files.read_model(f"the model {m}", m)
+        files.write_folder(f"the work folder of {m}", workdir / (Path(m).stem if is_file else m))
+    for opt, out in (("--json", args.json), ("--markdown", args.markdown)):
+        if out and out != "-":
+            files.write(f"the {opt} output", out)
+    files.check()
 
 
 def _command(args, opts) -> str:
@@ -98,11 +116,7 @@ def run(args) -> int:
                         threads=_ints(args.threads, "--threads"), rounds=args.rounds, min_rounds=args.min_rounds,
                         budget_seconds=args.budget_seconds, warmup=args.warmup, calib_samples=args.calib_samples,
                         seed=args.seed, memory=not args.no_memory, quantize_options=_irc_options(args.irc_option))
-    for out in (args.json, args.markdown):  # fail before the long run, not after it
-        if out and out != "-":
-            from ._common import check_output
-
-            check_output(out)
+    _plan_files(args, args.models or list(ZOO_MODELS))  # fail before the long run, not after it
     progress = not args.quiet and sys.stderr.isatty()
     command = _command(args, opts)
     result = run_bench(args.models or list(ZOO_MODELS), opts, workdir=args.workdir, progress=progress,

@@ -28,11 +28,15 @@ def run(args) -> int:
     from irc.backends.onnx.qdq import export_qdq
     from irc.cli import UsageError
 
-    from ._common import check_output, load_graph
+    from ._common import load_graph
+    from ._paths import FilePlan
 
     if args.target not in TARGETS:
         raise UsageError(f"unknown target {args.target!r}; targets: {', '.join(TARGETS)}")
-    out = check_output(args.output, args.input)
+    files = FilePlan()
+    files.read_model("the input", args.input)
+    out = files.write("the output (-o)", args.output)
+    files.check()
     graph = load_graph(args.input)
     if args.target == "onnx":
         quantized = [op.label for op in graph.ops if any(r.type.is_quantized for r in op.results)]

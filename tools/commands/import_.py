@@ -15,9 +15,12 @@ def run(args) -> int:
     from irc.backends.onnx import import_onnx
     from irc.ir import save_ir
 
-    from ._common import check_output
+    from ._paths import FilePlan
 
-    out = check_output(args.output, args.model)
+    files = FilePlan()
+    files.read_model("the input model", args.model)
+    out = files.write_ir("the output (-o)", args.output)
+    files.check()
     graph = import_onnx(args.model)
     save_ir(graph, out)
     return 0
