@@ -144,3 +144,17 @@ def test_outputs_get_the_usual_file_mode(tmp_path):
     finally:
         os.umask(mask)
     assert (tmp_path / "out.bin").stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--samples", "-5", "--samples must be 0 (all samples) or a positive count, got -5"),
+    ("--batch-size", "0", "--batch-size must be at least 1, got 0"),
+])
+def test_quantize_count_options_name_themselves(tmp_path, capsys, option, value, message):
+    model = tmp_path / "m.onnx"
+    _identity_model(model)
+    np.savez(tmp_path / "calib.npz", x=np.zeros((2, 3), np.float32))
+    code, _, err = run_cli(capsys, "quantize", str(model), "--calib", str(tmp_path / "calib.npz"), option, value,
+                           "-o", str(tmp_path / "q.onnx"))
+    assert code == 2 and err == f"irc quantize: error: {message}\n"
+    assert not (tmp_path / "q.onnx").exists()

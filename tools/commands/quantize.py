@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import sys
 
+from irc.ir.diagnostics import IRError
+
 from ._budget import add_budget_arguments, check_budget_args, finish_budget, plan_budget_files
 
 NAME = "quantize"
@@ -51,6 +53,10 @@ def run(args) -> int:
     out = files.write("the output (-o)", args.output)
     files.check()
     check_budget_args(args)
+    if args.samples < 0:
+        raise IRError(f"--samples must be 0 (all samples) or a positive count, got {args.samples}")
+    if args.batch_size < 1:
+        raise IRError(f"--batch-size must be at least 1, got {args.batch_size}")
     for module in args.load:
         load_plugin(module)
     progress = sys.stderr.isatty() and not args.quiet
