@@ -61,10 +61,11 @@ def _describe_expected(expected) -> str:
 
 
 class _Builder:
-    def __init__(self, text: str, filename: str, weights: Weights | None) -> None:
+    def __init__(self, text: str, filename: str, weights: Weights | None, weights_file: str | None) -> None:
         self.text = text
         self.filename = filename
         self.weights = weights
+        self.weights_file = weights_file
         self.scope: dict[str, Value] = {}
 
     def error(self, message: str, node) -> SourceError:
@@ -274,8 +275,7 @@ class _Builder:
             t = self.type(type_tree)
             if body.data == "symbol":
                 key = self.symbol(body)
-                if self.weights is not None and key not in self.weights:
-                    raise self.error(f"weight @{key} is not in the weights file", body)
+                self.check_weight(key, t, body)
                 op = Op("const", (), [t], {"ref": key})
             else:
                 op = Op("const", (), [t], {"value": self.dense(body, t)})
@@ -314,6 +314,25 @@ class _Builder:
             raise self.error(str(e), opname_tok) from None
         return op
 
+    def check_weight(self, key: str, t: TensorType, node) -> None:
+        """`const @key : t` needs an entry `key` of the weights store holding a `t` array."""
+        where = self.weights_file or "the weights file"
+        if self.weights is None:
+            if self.weights_file is not None:
+                raise self.error(f"const @{key} needs its weights file, but {self.weights_file} is missing", node)
+            return  # parse_text without weights: the caller provides them later
+        if key not in self.weights:
+            raise self.error(f"weight @{key} is not in {where}", node)
+        arr = self.weights[key]
+        shape = getattr(arr, "shape", None)
+        dtype = getattr(arr, "dtype", None)
+        fits = (shape is not None and dtype == t.dtype and len(shape) == t.rank
+                and all(not isinstance(d, int) or d == s for d, s in zip(t.shape, shape)))
+        if not fits:
+            held = f"{dtype} of shape {list(shape)}" if shape is not None else type(arr).__name__
+            raise self.error(f"weight @{key} in {where} is {held}, but the constant declares {t} "
+                             f"({t.dtype} of shape [{', '.join(map(str, t.shape))}])", node)
+
     def attrs(self, tree) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for entry in tree.children:
@@ -350,8 +369,14 @@ def _split_dims(text: str) -> list[tuple[str, int]]:
     return out
 
 
-def parse_text(text: str, filename: str = "<text>", weights: Weights | None = None) -> Graph:
-    """Parse one function from `text`. With `weights`, `const @name` must name an entry of it."""
+def parse_text(text: str, filename: str = "<text>", weights: Weights | None = None,
+               weights_file: str | None = None) -> Graph:
+    """Parse one function from `text`.
+
+    With `weights`, `const @name : T` must name an entry of it holding an array of T's dtype
+    (its storage type when quantized) and fixed dims. `weights_file` names the weights in
+    messages; given without `weights`, any `const @name` is an error saying that file is missing.
+    """
     try:
         tree = _parser().parse(text)
     except lark.exceptions.UnexpectedCharacters as e:
@@ -368,7 +393,7 @@ def parse_text(text: str, filename: str = "<text>", weights: Weights | None = No
                           filename, text, tok.line, tok.column) from None
     except lark.exceptions.UnexpectedInput as e:  # pragma: no cover - other lark errors
         raise SourceError(str(e).splitlines()[0], filename, text, e.line, e.column) from None
-    return _Builder(text, filename, weights).build(tree)
+    return _Builder(text, filename, weights, weights_file).build(tree)
 
 
 def element_dtype(name: str) -> np.dtype:

@@ -100,16 +100,15 @@ def save_ir(graph: Graph, path: str | os.PathLike) -> None:
 
 
 def load_ir(path: str | os.PathLike) -> Graph:
-    """Read a .ir file and, when it refers to weights, its sidecar weights file."""
+    """Read a .ir file and its sidecar weights file; every `const @key : T` must find an array
+    of type T there (a missing sidecar, a missing key, a wrong dtype or shape is a located error)."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise IRError(f"{path}: file not found") from None
     except (UnicodeDecodeError, IsADirectoryError) as e:
         raise IRError(f"{path}: not a text .ir file ({e})") from None
     wp = weights_path(path)
     weights = read_weights(wp) if wp.exists() else None
-    if weights is None and "const @" in text:
-        raise IRError(f"{path}: refers to weights but {wp} is missing")
-    return parse_text(text, str(path), weights)
+    return parse_text(text, str(path), weights, weights_file=str(wp))
