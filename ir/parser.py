@@ -212,7 +212,10 @@ class _Builder:
         if len(values) != count:
             raise self.error(f"inline constant does not fit {t}: it has {len(values)} value(s), the type "
                              f"holds {count}", tree)
-        return np.array(values, dtype=t.dtype).reshape(shape)
+        try:
+            return np.array(values, dtype=t.dtype).reshape(shape)
+        except ValueError:  # numpy holds no array with dims this large, even an empty one
+            raise self.error(f"inline constant does not fit {t}: no array can have that shape", tree) from None
 
     def value(self, token: lark.Token) -> Value:
         name = self.name_of(token)
@@ -223,6 +226,8 @@ class _Builder:
 
     def define(self, token: lark.Token, v: Value) -> None:
         name = self.name_of(token)
+        if not name:
+            raise self.error('a value needs a name: %"" is empty', token)
         if name in self.scope:
             raise self.error(f"value %{name} is defined twice", token)
         v.name = name

@@ -74,14 +74,15 @@ def encode_weights(weights: dict[str, np.ndarray]) -> bytes:
 
 
 def read_weights(path: str | os.PathLike) -> Weights:
+    """The arrays of a weights file, never unpickling; a damaged file is one IRError."""
     path = Path(path)
     try:
-        with np.load(path, allow_pickle=False) as z:
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
             return Weights({k: z[k] for k in z.files})
     except FileNotFoundError:
         raise IRError(f"{path}: weights file not found") from None
-    except (ValueError, zipfile.BadZipFile, OSError) as e:
-        raise IRError(f"{path}: not a readable weights file ({e})") from None
+    except Exception as e:  # zipfile, zlib and the .npy header parser fail in many ways on damaged bytes
+        raise IRError(f"{path}: not a readable weights file ({type(e).__name__}: {e})") from None
 
 
 def used_weights(graph: Graph) -> dict[str, np.ndarray]:
