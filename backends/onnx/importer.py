@@ -4,8 +4,10 @@
 
 Steps:
   1. load the model; external data is read only from files inside the model's folder;
-  2. upgrade the default-domain opset to CANONICAL_OPSET with onnx's version converter, so each
-     converter handles one form of its op (any opset the converter can upgrade is accepted);
+  2. bring the default-domain opset to CANONICAL_OPSET, so each converter handles one form of
+     its op: older opsets through onnx's version converter, newer ones (that onnx defines) as
+     they are when their ops changed only in element types, else through the converter
+     (canonicalize_opset); an opset onnx does not define is refused;
   3. fold at import: Constant / ConstantOfShape / every node whose inputs are all constants (onnx's
      reference evaluator computes it), and Shape/Size of tensors whose shape is static — this
      removes the shape subgraphs (Shape -> Gather -> Unsqueeze -> Concat -> Reshape) exporters emit;
@@ -107,6 +109,9 @@ def load_onnx(source: str | os.PathLike | onnx.ModelProto) -> onnx.ModelProto:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as e:  # protobuf decode errors have several types
         raise IRError(f"{path}: not a readable ONNX model ({type(e).__name__}: {e})") from None
+    if not model.HasField("graph"):  # an empty file decodes as an empty ModelProto
+        what = "the file is empty" if path.stat().st_size == 0 else "it holds no graph"
+        raise IRError(f"{path}: not an ONNX model ({what})")
     _check_external_data(model, path.parent)
     try:
         onnx.external_data_helper.load_external_data_for_model(model, str(path.parent))
@@ -122,17 +127,76 @@ def default_opset(model: onnx.ModelProto) -> int:
     return 1
 
 
-def canonicalize_opset(model: onnx.ModelProto) -> onnx.ModelProto:
-    """The model upgraded to CANONICAL_OPSET by onnx's version converter (any opset >= 1).
+def _signature(schema) -> tuple:
+    """An op schema without its type constraints: inputs, outputs, attributes and arities."""
+    params = lambda ps: [(p.name, p.option, p.type_str, p.is_homogeneous, p.min_arity) for p in ps]  # noqa: E731
+    attrs = {n: (a.type, a.required, a.default_value.SerializeToString()) for n, a in schema.attributes.items()}
+    return (params(schema.inputs), params(schema.outputs), attrs, schema.min_input, schema.max_input,
+            schema.min_output, schema.max_output)
 
-    Whether an old model can be upgraded is the converter's call: models it cannot convert
-    (some ops of the oldest opsets have no adapter) are refused with its reason.
+
+def _changed_after_canonical(op_type: str, version: int) -> bool:
+    """Whether the default-domain op's definition at `version` differs from its CANONICAL_OPSET one
+    in more than admitting further element types (new ops and unknown names: False, the importer
+    reports those as unsupported)."""
+    try:
+        old = onnx.defs.get_schema(op_type, CANONICAL_OPSET, "")
+        new = onnx.defs.get_schema(op_type, version, "")
+    except onnx.defs.SchemaError:
+        return False
+    if new.since_version == old.since_version:
+        return False
+    if _signature(new) != _signature(old):
+        return True
+    old_types = {c.type_param_str: set(c.allowed_type_strs) for c in old.type_constraints}
+    new_types = {c.type_param_str: set(c.allowed_type_strs) for c in new.type_constraints}
+    return old_types.keys() != new_types.keys() or any(not old_types[k] <= new_types[k] for k in old_types)
+
+
+def _default_domain_ops(graph: onnx.GraphProto) -> set[str]:
+    ops = set()
+    for n in graph.node:
+        if n.domain in ("", "ai.onnx"):
+            ops.add(n.op_type)
+        for a in n.attribute:
+            for g in ([a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs)):
+                ops |= _default_domain_ops(g)
+    return ops
+
+
+def canonicalize_opset(model: onnx.ModelProto) -> onnx.ModelProto:
+    """The model with nodes that mean what they mean in CANONICAL_OPSET.
+
+    Older opsets (from 1) are upgraded by onnx's version converter, if it can. A newer opset,
+    up to the newest the installed onnx defines, is read as CANONICAL_OPSET when each of the
+    model's ops changed since then only by admitting more element types (opset 22 added bfloat16
+    almost everywhere); otherwise the converter brings the model down, if it can. An opset the
+    installed onnx does not define is refused: nothing says what its ops mean. A refusal of the
+    converter carries its reason.
     """
     version = default_opset(model)
     if version < 1:
         raise IRError(f"the model declares default-domain opset {version}; opsets start at 1")
-    if version >= CANONICAL_OPSET:
+    newest = onnx.defs.onnx_opset_version()
+    if version > newest:
+        raise IRError(f"the model declares default-domain opset {version}, which the installed onnx "
+                      f"{onnx.__version__} does not define (its newest is {newest}); irc reads opsets 1 to "
+                      f"{newest}")
+    if version == CANONICAL_OPSET:
         return model
+    if version > CANONICAL_OPSET:
+        changed = sorted(op for op in _default_domain_ops(model.graph) if _changed_after_canonical(op, version))
+        if not changed:  # every node means what it means in CANONICAL_OPSET
+            return model
+        from onnx import version_converter
+
+        try:
+            return version_converter.convert_version(model, CANONICAL_OPSET)
+        except Exception as e:
+            raise IRError(f"cannot bring the model from opset {version} down to {CANONICAL_OPSET}: "
+                          f"{', '.join(changed)} changed after opset {CANONICAL_OPSET} and onnx's version "
+                          f"converter cannot express the model in opset {CANONICAL_OPSET} "
+                          f"({_converter_reason(e)})") from None
     what = f"cannot upgrade the model from opset {version} to {CANONICAL_OPSET}"
     # the converter fails on ops ONNX no longer defines with an unformatted message: name them
     gone = sorted({n.op_type for n in model.graph.node

@@ -158,3 +158,9 @@ def test_quantize_count_options_name_themselves(tmp_path, capsys, option, value,
                            "-o", str(tmp_path / "q.onnx"))
     assert code == 2 and err == f"irc quantize: error: {message}\n"
     assert not (tmp_path / "q.onnx").exists()
+
+
+def test_an_empty_onnx_file_is_named_as_such(tmp_path, capsys):
+    (tmp_path / "empty.onnx").write_bytes(b"")
+    code, _, err = run_cli(capsys, "import", str(tmp_path / "empty.onnx"), "-o", str(tmp_path / "m.ir"))
+    assert code == 2 and err == f"irc import: error: {tmp_path / 'empty.onnx'}: not an ONNX model (the file is empty)\n"
