@@ -74,6 +74,8 @@ def _bad(tmp_path, kind):
         np.savez(path, x=x[:0])
     elif kind == "object":
         np.savez(path, x=np.array([None, 1], dtype=object))
+    elif kind in ("int64", "bool"):
+        np.savez(path, x=(x * 10).astype(np.int64) if kind == "int64" else x > 0.5)
     elif kind == "not_a_zip":
         path.write_bytes(b"not an npz")
     return path
@@ -88,6 +90,9 @@ def _bad(tmp_path, kind):
     ("empty", "the data set is empty (0 samples)"),
     ("object", "object arrays are not accepted"),
     ("not_a_zip", "not a readable .npz file"),
+    ("int64", "array 'x' has dtype int64, but model input 'x' is f32: calibration data for a float input must "
+              "be float"),
+    ("bool", "array 'x' has dtype bool, but model input 'x' is f32"),
 ])
 def test_bad_calibration_files_exit_2_with_one_message(tmp_path, model, capsys, kind, message):
     path = tmp_path / "missing.npz" if kind == "missing" else _bad(tmp_path, kind)
