@@ -99,7 +99,7 @@ def open_calibration(path: str, graph: Graph, *, limit: int | None = None,
     if not p.exists():
         raise IRError(f"{path}: calibration data not found")
     pre = load_preprocess(preprocess) if preprocess else None
-    dataset = open_dataset(p, preprocess=pre)
+    dataset = open_dataset(p, preprocess=pre, labels=False)  # calibration uses no labels: none are checked
     if dataset.kind == "npz":
         _check_npz(dataset, graph, path)
     return DatasetCalibration(dataset, input_specs(graph), limit)

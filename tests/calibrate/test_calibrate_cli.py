@@ -131,3 +131,40 @@ def test_image_folder_calibration(tmp_path, capsys):
     g = load_ir(out)
     lo, hi = get_range(g, g.inputs[0])
     assert lo == 0.0 and 0.5 < hi <= 1.0          # pixels scaled to [0, 1]
+
+
+def _voc_root(root, classes, rng):
+    """A VOC 2007 layout of three random images whose objects carry the given class names."""
+    for sub in ("JPEGImages", "Annotations", "ImageSets/Main"):
+        (root / sub).mkdir(parents=True)
+    ids = [f"{i:06d}" for i in range(3)]
+    for image_id, cls in zip(ids, classes):
+        Image.fromarray(rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)).save(root / "JPEGImages" / f"{image_id}.jpg")
+        (root / "Annotations" / f"{image_id}.xml").write_text(
+            f"<annotation><object><name>{cls}</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>5</xmax>"
+            "<ymax>5</ymax></bndbox></object></annotation>")
+    (root / "ImageSets" / "Main" / "test.txt").write_text("\n".join(ids) + "\n")
+
+
+def test_a_voc_root_calibrates_whatever_its_class_names(tmp_path, model, capsys):
+    """Calibration reads the images only: classes outside the 20 VOC names, or an annotation that
+    would not parse, do not matter without labels to use."""
+    _voc_root(tmp_path / "voc", ["5", "digit seven", "cat"], np.random.default_rng(2))
+    (tmp_path / "voc" / "Annotations" / "000002.xml").write_text("<annotation><object>")  # broken
+    pre = tmp_path / "pre.toml"
+    pre.write_text("[preprocess]\nresize = [6, 6]\n")
+    out = tmp_path / "out.ir"
+    code, _, err = run_cli(capsys, "opt", "--pipeline=calibrate", "--calib", tmp_path / "voc",
+                           "--calib-preprocess", pre, model, "-o", out)
+    assert code == 0, err
+    assert "calibrate: 3 samples" in err
+    g = load_ir(out)
+    lo, hi = get_range(g, g.inputs[0])
+    assert lo == 0.0 and 0.5 < hi <= 1.0
+
+
+def test_labels_in_a_calibration_npz_are_ignored_unchecked(tmp_path, model, capsys):
+    np.savez(tmp_path / "c.npz", x=samples(4), labels=np.array([0.5, 1.5, 2.5, 3.5]))
+    code, _, err = run_cli(capsys, "opt", "--pipeline=calibrate", "--calib", tmp_path / "c.npz", model,
+                           "-o", tmp_path / "out.ir")
+    assert code == 0, err
