@@ -146,7 +146,7 @@ def calibration_source(calib: Any, graph: Graph, limit: int | None = None, prepr
         return _ArraySource(calib)
     if isinstance(calib, Iterable) or callable(calib):
         return calib
-    raise IRError(f"calibration data must be a path, a dict of arrays or an iterable of batches, "
+    raise IRError(f"calibration data must be a path, a dict of arrays or an iterable of such dicts (batches), "
                   f"not {type(calib).__name__}")
 
 
