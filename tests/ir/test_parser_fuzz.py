@@ -41,7 +41,7 @@ from irc.ir.weights_io import weights_path
 
 from .random_ir import random_graph
 
-EXAMPLES = int(os.environ.get("IRC_FUZZ_EXAMPLES", "1000"))
+EXAMPLES = int(os.environ.get("IRC_FUZZ_EXAMPLES", "700"))
 """Cases per property (the grammar's whole functions get half as many: they are long)."""
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -144,8 +144,13 @@ def _run(strategy, examples: int, check) -> Counter:
 
 
 def test_functions_from_the_grammar():
-    seen = _run(from_lark(_parser(), explicit=_terminals()), EXAMPLES // 2, check_text)
-    assert seen["accepted"] >= 3, seen
+    terminals = _terminals()
+    favoured = _terminals("start", FAVOURED)
+    functions = from_lark(_parser(), explicit=terminals) | from_lark(_parser(), explicit=favoured)
+    seen = _run(functions, EXAMPLES // 2, check_text)
+    # whole random functions seldom type-check (accepted texts come mostly from the statements and
+    # the mutations below); these are here for the syntax, the names and the literals
+    assert seen["accepted"] >= 1 and seen["rejected"] >= EXAMPLES * 0.4, seen
 
 
 HEADER = ("func @main(%x: tensor<2x3xf32>, %y: tensor<2x3xi64>, %w: tensor<[N]x4x!q.u8<0.5:3>>, "

@@ -25,7 +25,7 @@ from irc.backends.onnx import import_onnx
 from irc.ir import IRError, parse_text, print_graph
 from irc.ir.compare import graph_difference
 
-EXAMPLES = int(os.environ.get("IRC_FUZZ_EXAMPLES", "1500"))
+EXAMPLES = int(os.environ.get("IRC_FUZZ_EXAMPLES", "1200"))
 ROOT = Path(__file__).resolve().parents[2]
 
 
