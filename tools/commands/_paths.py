@@ -88,12 +88,15 @@ class FilePlan:
             self.read(f"the weights file of {what}", weights_path(p))
 
     def read_module(self, what: str, spec: str | None) -> None:
-        """A plugin or metric module: a .py path or an importable name, optionally `:attribute`."""
+        """A plugin or metric module: a .py path or an importable name, optionally `:attribute`
+        (a dotted name is not looked up: that would import its package before the check)."""
         if not spec:
             return
         name = spec.rpartition(":")[0] if ":" in spec and not os.path.exists(spec) else spec
         if name.endswith(".py") or os.path.exists(name) or "/" in name:
             self.read(what, name)
+            return
+        if "." in name:  # finding a submodule would import its package: user code, before the check
             return
         try:
             found = importlib.util.find_spec(name)
