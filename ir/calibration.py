@@ -7,7 +7,8 @@ can be saved, read, inspected and quantized later:
     on an op:          {q.range=[lo0, hi0, lo1, hi1, ...]}   one pair per result
     on a graph input:  %x: tensor<...> {q.range=[lo, hi]}
 
-A result nobody observed has the pair [nan, nan].
+A result nobody observed has the pair [nan, nan]; a pair that is not finite (nan or inf, as a
+hand-written text may hold) counts as no range.
 """
 
 from __future__ import annotations
@@ -23,14 +24,16 @@ RANGE_KEY = "q.range"
 def get_range(graph: Graph, value: Value) -> tuple[float, float] | None:
     """The calibrated [lo, hi] of `value`, or None when it has none."""
     if value.producer is None:
-        attrs = graph.input_attrs.get(id(value), {})
-        pair = attrs.get(RANGE_KEY)
-        return (pair[0], pair[1]) if pair else None
-    pairs = value.producer.attrs.get(RANGE_KEY)
-    if not pairs or len(pairs) < 2 * (value.result_index + 1):
-        return None
-    lo, hi = pairs[2 * value.result_index], pairs[2 * value.result_index + 1]
-    if math.isnan(lo) or math.isnan(hi):
+        pair = graph.input_attrs.get(id(value), {}).get(RANGE_KEY)
+        if not pair or len(pair) < 2:
+            return None
+        lo, hi = pair[0], pair[1]
+    else:
+        pairs = value.producer.attrs.get(RANGE_KEY)
+        if not pairs or len(pairs) < 2 * (value.result_index + 1):
+            return None
+        lo, hi = pairs[2 * value.result_index], pairs[2 * value.result_index + 1]
+    if not (isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and math.isfinite(lo) and math.isfinite(hi)):
         return None
     return lo, hi
 

@@ -1,12 +1,16 @@
 """Parser of the text format: lark (LALR) for the syntax, then one walk that builds the graph.
 
 Every error, syntactic or semantic (unknown op, value used before definition, a type that does
-not fit the op), is a SourceError naming file:line:col with the offending line.
+not fit the op), is a SourceError naming file:line:col with the offending line. The walk checks
+every literal's value where it stands: integers fit int64 (dimensions: 0 .. 2^63-1; an integer
+constant's element type), a float literal is not rounded to infinity, integer and bool constants
+take no float literals (bool: 0 or 1), and quoted names and strings are valid JSON strings.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -38,6 +42,17 @@ _EXPECT_NAMES = {
 }
 
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+_MAX_INT64_DIGITS = 19
+
+_JSON_ESCAPES = '\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX'
+
+
+def _short(text: str) -> str:
+    """A literal as messages quote it: long ones cut in the middle."""
+    return text if len(text) <= 32 else f"{text[:12]}...{text[-6:]} ({len(text)} characters)"
+
+
 def _describe_expected(expected) -> str:
     names = sorted({_EXPECT_NAMES.get(e, repr(e.lower()) if e.isupper() else e) for e in expected})
     if len(names) > 6:
@@ -46,10 +61,11 @@ def _describe_expected(expected) -> str:
 
 
 class _Builder:
-    def __init__(self, text: str, filename: str, weights: Weights | None) -> None:
+    def __init__(self, text: str, filename: str, weights: Weights | None, weights_file: str | None) -> None:
         self.text = text
         self.filename = filename
         self.weights = weights
+        self.weights_file = weights_file
         self.scope: dict[str, Value] = {}
 
     def error(self, message: str, node) -> SourceError:
@@ -62,26 +78,87 @@ class _Builder:
             line, col = 1, 1
         return SourceError(message, self.filename, self.text, line, col)
 
+    def error_at(self, message: str, token: lark.Token, offset: int = 0) -> SourceError:
+        """An error `offset` characters into a one-line token."""
+        return SourceError(message, self.filename, self.text, token.line, token.column + offset)
+
     # -- leaves -----------------------------------------------------------------------------
-    @staticmethod
-    def name_of(token: lark.Token) -> str:
+    def string(self, token: lark.Token, offset: int = 0) -> str:
+        """The JSON string that starts `offset` characters into `token`."""
+        text = str(token)[offset:]
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as e:
+            pos = e.pos - 1 if text[e.pos - 1:e.pos] == "\\" and e.pos < len(text) and text[e.pos] == "u" else e.pos
+            ch = text[pos] if pos < len(text) else ""
+            if "control character" in e.msg and ch:
+                message = (f"raw control character U+{ord(ch):04X} in a quoted string; "
+                           f"write it as \\u{ord(ch):04x}")
+            elif "escape" in e.msg:
+                escape = text[pos:pos + (6 if text[pos + 1:pos + 2] == "u" else 2)]
+                message = f"invalid escape '{escape}' in a quoted string (escapes: {_JSON_ESCAPES})"
+            else:
+                message = f"malformed quoted string ({e.msg})"
+            raise self.error_at(message, token, offset + pos) from None
+
+    def name_of(self, token: lark.Token) -> str:
         s = str(token)
-        if s.startswith("%"):
-            s = s[1:]
-        return json.loads(s) if s.startswith('"') else s
+        offset = 1 if s.startswith("%") else 0
+        return self.string(token, offset) if s[offset:].startswith('"') else s[offset:]
 
     def symbol(self, tree) -> str:
         return self.name_of(tree.children[0])
 
-    def scalar(self, node, dtype: np.dtype | None = None) -> Any:
-        """A literal's value; floats are float32 unless `dtype` says otherwise."""
+    def integer(self, token: lark.Token, lo: int = INT64_MIN, hi: int = INT64_MAX, what: str = "integer",
+                text: str | None = None, offset: int = 0) -> int:
+        """An integer literal that lies in [lo, hi] (by default int64's range)."""
+        text = str(token) if text is None else text
+        if len(text.lstrip("+-").lstrip("0")) <= _MAX_INT64_DIGITS:
+            value = int(text)
+            if lo <= value <= hi:
+                return value
+        if (lo, hi) == (INT64_MIN, INT64_MAX):
+            limit = "does not fit int64"
+        else:
+            limit = f"is outside [{lo}, {hi}]"
+        raise self.error_at(f"{what} {_short(text)} {limit}", token, offset)
+
+    def floating(self, token: lark.Token, dtype: np.dtype = np.dtype(np.float32), what: str = "") -> np.floating:
+        """A float (or integer) literal as `dtype`; a finite literal that would round to infinity is an error."""
+        text = str(token)
+        with np.errstate(over="ignore"):
+            value = dtype.type(text) if token.type == "FLOAT" else dtype.type(self.integer(token))
+        if np.isinf(value) and "inf" not in text:
+            name = {2: "f16", 4: "f32", 8: "f64"}[dtype.itemsize]
+            raise self.error_at(f"{_short(text)} is beyond the {name} range{what} (it would become "
+                                f"{'-' if value < 0 else ''}inf; write inf if that is meant)", token)
+        return value
+
+    def scalar(self, node) -> Any:
+        """An attribute literal: an int64, a float32 (as a Python float) or a string."""
         kind = node.data
         tok = node.children[0]
         if kind == "int_lit":
-            return int(tok)
+            return self.integer(tok)
         if kind == "float_lit":
-            return dtype.type(str(tok)) if dtype is not None and dtype.kind == "f" else parse_f32(tok)
-        return json.loads(tok)
+            return float(self.floating(tok))
+        return self.string(tok)
+
+    def element_value(self, node, t: TensorType) -> Any:
+        """One element of an inline constant of type `t`, checked against its element type."""
+        tok = node.children[0]
+        dtype = t.dtype
+        if node.data == "str_lit":
+            raise self.error_at(f"inline constant of type {t}: a string literal where a number belongs", tok)
+        if dtype.kind == "f":
+            return self.floating(tok, dtype, f" of {t}")
+        if node.data == "float_lit":
+            what = "a bool constant takes 0 or 1" if dtype.kind == "b" else f"an integer constant ({t}) takes integers"
+            raise self.error_at(f"float literal {_short(str(tok))} in an inline constant: {what}", tok)
+        if dtype.kind == "b":
+            return self.integer(tok, 0, 1, f"value of a bool constant ({t}):") == 1
+        info = np.iinfo(dtype)
+        return self.integer(tok, int(info.min), int(info.max), f"value of {t.storage} constant ({t}):")
 
     def type(self, tree) -> TensorType:
         dims_tok = tree.children[0]
@@ -89,8 +166,13 @@ class _Builder:
         if dims_tok is not None and str(dims_tok) == "*x":
             dims = None
         elif dims_tok is not None:
-            for d in _split_dims(str(dims_tok)):
-                dims.append(None if d == "?" else d[1:-1] if d.startswith("[") else int(d))
+            for d, offset in _split_dims(str(dims_tok)):
+                if d == "?":
+                    dims.append(None)
+                elif d.startswith("["):
+                    dims.append(d[1:-1])
+                else:
+                    dims.append(self.integer(dims_tok, 0, INT64_MAX, "dimension", text=d, offset=offset))
         element = self.element(tree.children[1])
         try:
             return TensorType(None if dims is None else tuple(dims), element)
@@ -105,35 +187,37 @@ class _Builder:
         storage = str(node.children[0])
         try:
             if node.data == "quant_tensor":
-                return QuantType.per_tensor(storage, parse_f32(node.children[1]), int(node.children[2]))
-            axis = int(node.children[1])
+                scale = float(self.floating(node.children[1], what=" of a scale"))
+                return QuantType.per_tensor(storage, scale, self.integer(node.children[2], what="zero point"))
+            axis = self.integer(node.children[1], what="axis")
             pairs = node.children[2:]
-            scales = [parse_f32(p.children[0]) for p in pairs]
-            zps = [int(p.children[1]) for p in pairs]
+            scales = [float(self.floating(p.children[0], what=" of a scale")) for p in pairs]
+            zps = [self.integer(p.children[1], what="zero point") for p in pairs]
             return QuantType.per_axis(storage, scales, zps, axis)
         except ValueError as e:
             raise self.error(str(e), node) from None
 
     def dense(self, tree, t: TensorType | None) -> np.ndarray:
-        values = [self.scalar(c, t.dtype if t is not None else None) for c in tree.children if c is not None]
-        if t is None:
-            arr = np.asarray(values)
-            return arr.astype(np.float32) if arr.dtype == np.float64 else arr
-        dtype = t.dtype
+        items = [c for c in tree.children if c is not None]
+        if t is None:  # an attribute: int64 when every element is an integer, else float32
+            if any(c.data == "str_lit" for c in items):
+                bad = next(c for c in items if c.data == "str_lit")
+                raise self.error_at("an inline tensor holds numbers, not strings", bad.children[0])
+            values = [self.scalar(c) for c in items]
+            ints = items and all(c.data == "int_lit" for c in items)
+            return np.array(values, dtype=np.int64 if ints else np.float32)
+        values = [self.element_value(c, t) for c in items]
+        if not t.is_static:
+            raise self.error(f"inline constant does not fit {t}: an inline constant needs a static shape", tree)
+        shape = t.static_shape()
+        count = math.prod(shape)
+        if len(values) != count:
+            raise self.error(f"inline constant does not fit {t}: it has {len(values)} value(s), the type "
+                             f"holds {count}", tree)
         try:
-            if dtype.kind == "f":
-                arr = np.array([dtype.type(v) for v in values], dtype=dtype)
-            else:
-                arr = np.array(values, dtype=np.int64)
-                info = np.iinfo(dtype) if dtype.kind in "iu" else None
-                if info is not None and arr.size and (arr.min() < info.min or arr.max() > info.max):
-                    raise ValueError(f"a value does not fit {t.storage}")
-                arr = arr.astype(dtype)
-            if not t.is_static:
-                raise ValueError("an inline constant needs a static shape")
-            return arr.reshape(t.static_shape())
-        except ValueError as e:
-            raise self.error(f"inline constant does not fit {t}: {e}", tree) from None
+            return np.array(values, dtype=t.dtype).reshape(shape)
+        except ValueError:  # numpy holds no array with dims this large, even an empty one
+            raise self.error(f"inline constant does not fit {t}: no array can have that shape", tree) from None
 
     def value(self, token: lark.Token) -> Value:
         name = self.name_of(token)
@@ -144,6 +228,8 @@ class _Builder:
 
     def define(self, token: lark.Token, v: Value) -> None:
         name = self.name_of(token)
+        if not name:
+            raise self.error('a value needs a name: %"" is empty', token)
         if name in self.scope:
             raise self.error(f"value %{name} is defined twice", token)
         v.name = name
@@ -205,8 +291,7 @@ class _Builder:
             t = self.type(type_tree)
             if body.data == "symbol":
                 key = self.symbol(body)
-                if self.weights is not None and key not in self.weights:
-                    raise self.error(f"weight @{key} is not in the weights file", body)
+                self.check_weight(key, t, body)
                 op = Op("const", (), [t], {"ref": key})
             else:
                 op = Op("const", (), [t], {"value": self.dense(body, t)})
@@ -246,6 +331,25 @@ class _Builder:
             raise self.error(str(e), opname_tok) from None
         return op
 
+    def check_weight(self, key: str, t: TensorType, node) -> None:
+        """`const @key : t` needs an entry `key` of the weights store holding a `t` array."""
+        where = self.weights_file or "the weights file"
+        if self.weights is None:
+            if self.weights_file is not None:
+                raise self.error(f"const @{key} needs its weights file, but {self.weights_file} is missing", node)
+            return  # parse_text without weights: the caller provides them later
+        if key not in self.weights:
+            raise self.error(f"weight @{key} is not in {where}", node)
+        arr = self.weights[key]
+        shape = getattr(arr, "shape", None)
+        dtype = getattr(arr, "dtype", None)
+        fits = (shape is not None and dtype == t.dtype and len(shape) == t.rank
+                and all(not isinstance(d, int) or d == s for d, s in zip(t.shape, shape)))
+        if not fits:
+            held = f"{dtype} of shape {list(shape)}" if shape is not None else type(arr).__name__
+            raise self.error(f"weight @{key} in {where} is {held}, but the constant declares {t} "
+                             f"({t.dtype} of shape [{', '.join(map(str, t.shape))}])", node)
+
     def attrs(self, tree, graph: Graph) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for entry in tree.children:
@@ -272,23 +376,30 @@ class _Builder:
         return out
 
 
-def _split_dims(text: str) -> list[str]:
-    """'1x[N]x?x' -> ['1', '[N]', '?'] (names inside brackets may contain 'x')."""
+def _split_dims(text: str) -> list[tuple[str, int]]:
+    """'1x[N]x?x' -> [('1', 0), ('[N]', 2), ('?', 6)]: each dim and where it starts (names inside
+    brackets may contain 'x')."""
     out, i = [], 0
     while i < len(text):
         if text[i] == "[":
             j = text.index("]", i)
-            out.append(text[i:j + 1])
+            out.append((text[i:j + 1], i))
             i = j + 2
         else:
             j = text.index("x", i)
-            out.append(text[i:j])
+            out.append((text[i:j], i))
             i = j + 1
     return out
 
 
-def parse_text(text: str, filename: str = "<text>", weights: Weights | None = None) -> Graph:
-    """Parse one function from `text`. With `weights`, `const @name` must name an entry of it."""
+def parse_text(text: str, filename: str = "<text>", weights: Weights | None = None,
+               weights_file: str | None = None) -> Graph:
+    """Parse one function from `text`.
+
+    With `weights`, `const @name : T` must name an entry of it holding an array of T's dtype
+    (its storage type when quantized) and fixed dims. `weights_file` names the weights in
+    messages; given without `weights`, any `const @name` is an error saying that file is missing.
+    """
     try:
         tree = _parser().parse(text)
     except lark.exceptions.UnexpectedCharacters as e:
@@ -297,13 +408,15 @@ def parse_text(text: str, filename: str = "<text>", weights: Weights | None = No
     except lark.exceptions.UnexpectedToken as e:
         tok = e.token
         if tok.type == "$END":
-            lines = text.splitlines() or [""]
+            lines = text.split("\n")
+            if len(lines) > 1 and lines[-1] == "":
+                lines.pop()
             raise SourceError("unexpected end of file", filename, text, len(lines), len(lines[-1]) + 1) from None
         raise SourceError(f"unexpected {str(tok)!r}, expected {_describe_expected(e.expected)}",
                           filename, text, tok.line, tok.column) from None
     except lark.exceptions.UnexpectedInput as e:  # pragma: no cover - other lark errors
         raise SourceError(str(e).splitlines()[0], filename, text, e.line, e.column) from None
-    return _Builder(text, filename, weights).build(tree)
+    return _Builder(text, filename, weights, weights_file).build(tree)
 
 
 def element_dtype(name: str) -> np.dtype:

@@ -31,17 +31,26 @@ def weights_path(ir_path: str | os.PathLike) -> Path:
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file in the same folder and a rename."""
+    """Write `data` to `path` through a temporary file in the same folder and a rename.
+
+    A folder that is missing or not writable, a full disk or a target that is a folder is an
+    IRError naming `path`; the target is then unchanged and no temporary file is left.
+    """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise IRError(f"{path}: cannot write a file in {path.parent} ({e.strerror or type(e).__name__})") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(e, OSError):
+            raise IRError(f"{path}: cannot write it ({e.strerror or type(e).__name__})") from None
         raise
 
 
@@ -65,14 +74,15 @@ def encode_weights(weights: dict[str, np.ndarray]) -> bytes:
 
 
 def read_weights(path: str | os.PathLike) -> Weights:
+    """The arrays of a weights file, never unpickling; a damaged file is one IRError."""
     path = Path(path)
     try:
-        with np.load(path, allow_pickle=False) as z:
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
             return Weights({k: z[k] for k in z.files})
     except FileNotFoundError:
         raise IRError(f"{path}: weights file not found") from None
-    except (ValueError, zipfile.BadZipFile, OSError) as e:
-        raise IRError(f"{path}: not a readable weights file ({e})") from None
+    except Exception as e:  # zipfile, zlib and the .npy header parser fail in many ways on damaged bytes
+        raise IRError(f"{path}: not a readable weights file ({type(e).__name__}: {e})") from None
 
 
 def used_weights(graph: Graph) -> dict[str, np.ndarray]:
@@ -91,16 +101,15 @@ def save_ir(graph: Graph, path: str | os.PathLike) -> None:
 
 
 def load_ir(path: str | os.PathLike) -> Graph:
-    """Read a .ir file and, when it refers to weights, its sidecar weights file."""
+    """Read a .ir file and its sidecar weights file; every `const @key : T` must find an array
+    of type T there (a missing sidecar, a missing key, a wrong dtype or shape is a located error)."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise IRError(f"{path}: file not found") from None
     except (UnicodeDecodeError, IsADirectoryError) as e:
         raise IRError(f"{path}: not a text .ir file ({e})") from None
     wp = weights_path(path)
     weights = read_weights(wp) if wp.exists() else None
-    if weights is None and "const @" in text:
-        raise IRError(f"{path}: refers to weights but {wp} is missing")
-    return parse_text(text, str(path), weights)
+    return parse_text(text, str(path), weights, weights_file=str(wp))

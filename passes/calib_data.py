@@ -10,8 +10,9 @@
     `description` (used in messages), as irc.calib_source builds from a file or folder
 
 Every array has a leading sample axis. Each incoming batch is checked against the graph's
-inputs: the names, the rank, every dimension after the first, a numeric dtype (cast to the
-input's), and for float inputs that every value is finite. Errors name the input, the batch and
+inputs: the names, the rank, every dimension after the first, the kind of element (float data
+for a float input, integers for an integer one, bools for a bool one; then cast to the input's
+width), and for float inputs that every value is finite. Errors name the input, the batch and
 the sample. The checked samples are then regrouped into batches the graph can run: of the
 graph's own batch size when its inputs fix the leading dimension (the last batch padded by
 repeating its last sample), else of `batch_size`.
@@ -39,6 +40,22 @@ def _accepted_kwargs(fn, offered: dict[str, Any]) -> dict[str, Any]:
         return dict(offered)
     names = {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
     return {k: v for k, v in offered.items() if k in names}
+
+
+def kind_mismatch(have: np.dtype, want: np.dtype) -> str | None:
+    """Why calibration data of dtype `have` cannot feed an input of dtype `want`, or None.
+
+    The kinds must agree: float data for a float input (any width), integers (signed or not)
+    for an integer input, bools for a bool input. Integer or bool arrays for a float input are
+    refused rather than cast: they are labels, masks or raw pixels far more often than samples.
+    """
+    kind = {"f": "float", "i": "integer", "u": "integer", "b": "bool"}
+    if kind.get(have.kind) == kind.get(want.kind):
+        return None
+    if want.kind == "f":
+        return (f"calibration data for a float input must be float ({have} arrays are refused, not cast; "
+                f"convert it, e.g. with .astype(np.float32), if it really holds samples)")
+    return f"calibration data must hold {kind.get(want.kind, str(want))} values for it"
 
 
 def graph_batch_size(graph: Graph) -> int | None:
@@ -132,13 +149,13 @@ class CalibrationStream:
             elif a.shape[0] != rows:
                 raise PassError(f"{where}: inputs have different numbers of samples "
                                 f"({', '.join(f'{n}: {len(x)}' for n, x in out.items())}, {v.name}: {len(a)})")
+            mismatch = kind_mismatch(a.dtype, t.dtype)
+            if mismatch:
+                raise PassError(f"{where}: input {v.name!r} has dtype {a.dtype}, but the graph's input is "
+                                f"{t.storage}: {mismatch}")
             if a.dtype != t.dtype:
-                if t.is_float and a.dtype.kind in "biuf" or a.dtype.kind == t.dtype.kind or \
-                        (a.dtype.kind in "bu" and t.dtype.kind in "iu"):
-                    with np.errstate(over="ignore", invalid="ignore"):
-                        a = a.astype(t.dtype)
-                else:
-                    raise PassError(f"{where}: input {v.name!r} has dtype {a.dtype}; the graph expects {t.storage}")
+                with np.errstate(over="ignore", invalid="ignore"):
+                    a = a.astype(t.dtype)
             if a.dtype.kind == "f" and a.size:
                 finite = np.isfinite(a.reshape(len(a), -1)).all(axis=1)
                 if not finite.all():

@@ -5,7 +5,8 @@
     weights:        s_c = max|w_c| / 127,       q = clip(round_half_even(w / s_c), -127, 127)
     bias:           s_c = f32(s_x * s_w_c),     q = round_half_even(b / s_c) in int32
 
-Ranges are first widened to contain 0; all arithmetic is float32.
+Ranges are first widened to contain 0; all arithmetic is float32, except a u8 width hi - lo
+beyond float32's range (a range close to -3.4e38 .. 3.4e38), which is taken in float64.
 """
 
 from __future__ import annotations
@@ -22,14 +23,17 @@ def activation_type(lo: float, hi: float, storage: str = "u8") -> QuantType:
     """The quantized element type covering [lo, hi] (widened to contain 0)."""
     lo, hi = F32(min(lo, 0.0)), F32(max(hi, 0.0))
     if storage == "u8":
-        s = F32(hi - lo) / F32(255)
-        if not s > 0 or not np.isfinite(s):
+        with np.errstate(over="ignore"):
+            width = F32(hi - lo)
+        # width overflows only when lo and hi are both near float32's limits; (hi - lo) / 255 fits
+        s = F32(width) / F32(255) if np.isfinite(width) else F32((float(hi) - float(lo)) / 255)
+        if not s > 0:  # a range of zero width
             return QuantType.per_tensor("u8", 1.0, 0)
         z = int(np.clip(np.rint(-lo / s), 0, 255))
         return QuantType.per_tensor("u8", float(s), z)
     if storage == "i8":
         s = F32(max(abs(lo), abs(hi))) / F32(127)
-        if not s > 0 or not np.isfinite(s):
+        if not s > 0:  # a range of zero width
             return QuantType.per_tensor("i8", 1.0, 0)
         return QuantType.per_tensor("i8", float(s), 0)
     raise ValueError(f"activations are u8 or i8, not {storage}")

@@ -232,6 +232,24 @@ def _rewrite(plan: _Plan) -> dict[str, int]:
     return counts
 
 
+def _check_finite_constants(plan: _Plan) -> None:
+    """A weight or bias holding NaN or infinity has no int8 form: an error naming the op, before any rewrite."""
+    for op, treatment in plan.int8_ops:
+        if treatment != "compute":
+            continue
+        for role, v in zip(("weight", "bias"), op.operands[1:3]):
+            arr = plan.graph.const_value(v)
+            if arr is None or arr.dtype.kind != "f":
+                continue
+            bad = ~np.isfinite(arr)
+            if bad.any():
+                where = [int(i) for i in np.argwhere(bad)[0]]
+                what = "NaN" if np.isnan(arr[tuple(where)]) else "infinity"
+                raise PassError(f"pass 'quantize': {op.name} {op.label!r}: its {role} %{v.name} holds {what} at "
+                                f"index {where} ({int(bad.sum())} non-finite value(s)), which int8 cannot "
+                                f"represent; fix the model, or keep the op in float (skip={op.label})")
+
+
 def _quantize_weights(g: Graph, op: Op, plan: _Plan, xq: Value) -> None:
     """Replace op's input, weight and bias by their int8 / int32 forms."""
     s_x = xq.type.quant.scale
@@ -283,6 +301,7 @@ class Quantize(Pass):
         plan = _Plan(graph, self.activations, self.ops, set(self.skip), self.per_channel,
                      self.activation_matmuls)
         plan.decide()
+        _check_finite_constants(plan)
         if not plan.int8_ops:
             if not any(op.attrs.get("q.range") for op in graph.ops):
                 raise PassError("pass 'quantize': the graph has no calibrated ranges; run calibrate first")

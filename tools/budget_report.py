@@ -90,17 +90,24 @@ def _short(name: str, width: int) -> str:
     return name if len(name) <= width else "..." + name[-(width - 3):]
 
 
+def report_files(path: str | Path) -> list[Path]:
+    """The files `write_report` writes for `path`: [path] for a .json path, else [path, its .json twin]."""
+    path = Path(path)
+    if path.suffix.lower() == ".json":
+        return [path]
+    return [path, path.with_suffix(".json")]
+
+
 def write_report(result, path: str | Path, title: str = "") -> list[Path]:
     """Write the JSON (path.json) and, for a non-.json path, the HTML page. Returns the files."""
-    path = Path(path)
+    files = report_files(path)
     data = json.dumps(report_json(result), indent=2).encode()
-    if path.suffix.lower() == ".json":
-        atomic_write_bytes(path, data)
-        return [path]
-    jpath = path.with_suffix(".json")
-    atomic_write_bytes(path, render_html(result, title).encode())
-    atomic_write_bytes(jpath, data)
-    return [path, jpath]
+    if len(files) == 1:
+        atomic_write_bytes(files[0], data)
+        return files
+    atomic_write_bytes(files[0], render_html(result, title).encode())
+    atomic_write_bytes(files[1], data)
+    return files
 
 
 # -- HTML -------------------------------------------------------------------------------------

@@ -7,7 +7,9 @@ PATH is an .npz file (one array per graph input, named like it, with a leading s
 ImageNet-style folder of class sub-folders, or a Pascal VOC 2007 root; irc.data reads them. An
 .npz is checked whole before any work starts: every graph input has an array of its name and no
 array is left over (`labels` excepted), every sample has the input's shape, the file is not
-empty, and float arrays hold no NaN or infinity. Image data is checked as it is read.
+empty, each array's kind of element is the input's (float for a float input: integer and bool
+arrays are refused, not cast), and float arrays hold no NaN or infinity. Image data is checked
+as it is read.
 
 The source hands batches to the pass with `batches(batch_size=, limit=, seed=)`: a seeded random
 subset when a limit is smaller than the data (irc.data.select_indices), else every sample in order.
@@ -24,6 +26,7 @@ from irc.data import InputSpec, iter_batches, load_preprocess, open_dataset
 from irc.ir.diagnostics import IRError
 from irc.ir.graph import Graph
 from irc.ir.types import format_dim
+from irc.passes.calib_data import kind_mismatch
 
 SCAN_BYTES = 64 << 20
 """The NaN scan of an .npz reads this much at a time."""
@@ -72,6 +75,10 @@ def _check_npz(dataset, graph: Graph, path: str) -> None:
                           f"takes samples of shape {want} ({v.type})")
         if a.dtype.kind not in "biuf":
             raise IRError(f"{path}: array {v.name!r} has dtype {a.dtype}, not numbers")
+        mismatch = kind_mismatch(a.dtype, v.type.dtype)
+        if mismatch:
+            raise IRError(f"{path}: array {v.name!r} has dtype {a.dtype}, but model input {v.name!r} is "
+                          f"{v.type.storage}: {mismatch}")
         if a.dtype.kind == "f" and a.size:
             row_bytes = max(1, a[0].nbytes)
             step = max(1, SCAN_BYTES // row_bytes)
@@ -92,7 +99,7 @@ def open_calibration(path: str, graph: Graph, *, limit: int | None = None,
     if not p.exists():
         raise IRError(f"{path}: calibration data not found")
     pre = load_preprocess(preprocess) if preprocess else None
-    dataset = open_dataset(p, preprocess=pre)
+    dataset = open_dataset(p, preprocess=pre, labels=False)  # calibration uses no labels: none are checked
     if dataset.kind == "npz":
         _check_npz(dataset, graph, path)
     return DatasetCalibration(dataset, input_specs(graph), limit)

@@ -45,7 +45,7 @@ class UsageError(Exception):
 
 
 def main(argv: list[str] | None = None) -> int:
-    from irc.ir.diagnostics import IRError
+    from irc.ir.diagnostics import IRError, SourceError
     from irc.ir.registry import VerifyError
 
     parser = build_parser()
@@ -58,7 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     except (IRError, VerifyError, UsageError) as e:
         if args.debug:
             raise
-        print(f"irc {args.command}: error: {e}", file=sys.stderr)
+        # a located error already reads "FILE:LINE:COL: error: ..."
+        label = "" if isinstance(e, SourceError) else "error: "
+        print(f"irc {args.command}: {label}{e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

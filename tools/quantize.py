@@ -154,7 +154,7 @@ def calibration_source(calib: Any, graph: Graph, limit: int | None = None, prepr
         return _ArraySource(calib)
     if isinstance(calib, Iterable) or callable(calib):
         return calib
-    raise IRError(f"calibration data must be a path, a dict of arrays or an iterable of batches, "
+    raise IRError(f"calibration data must be a path, a dict of arrays or an iterable of such dicts (batches), "
                   f"not {type(calib).__name__}")
 
 
@@ -204,6 +204,10 @@ def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str
     from irc.backends.onnx.qdq import export_qdq
     from irc.passes import PassContext, PassManager
 
+    if samples < 0:
+        raise IRError(f"samples must be 0 (all samples) or a positive count, got {samples}")
+    if batch_size < 1:
+        raise IRError(f"batch_size must be at least 1, got {batch_size}")
     timings: list[tuple[str, float]] = []
 
     def stage(name: str):

@@ -4,8 +4,10 @@
 
 Steps:
   1. load the model; external data is read only from files inside the model's folder;
-  2. upgrade the default-domain opset to CANONICAL_OPSET with onnx's version converter, so each
-     converter handles one form of its op (any opset the converter can upgrade is accepted);
+  2. bring the default-domain opset to CANONICAL_OPSET, so each converter handles one form of
+     its op: older opsets through onnx's version converter, newer ones (that onnx defines) as
+     they are when their ops changed only in element types, else through the converter
+     (canonicalize_opset); an opset onnx does not define is refused;
   3. fold at import: Constant / ConstantOfShape / every node whose inputs are all constants (onnx's
      reference evaluator computes it), and Shape/Size of tensors whose shape is static — this
      removes the shape subgraphs (Shape -> Gather -> Unsqueeze -> Concat -> Reshape) exporters emit;
@@ -81,6 +83,53 @@ def _check_external_data(model: onnx.ModelProto, base: Path) -> None:
             raise IRError(f"tensor {t.name!r}: external data file {str(target)!r} not found")
 
 
+def tensor_array(t: onnx.TensorProto, what: str = "") -> np.ndarray:
+    """numpy_helper.to_array, with a tensor whose data does not fit its type or dims as an IRError."""
+    try:
+        return numpy_helper.to_array(t)
+    except Exception as e:  # numpy and onnx fail in several ways on inconsistent tensors
+        raise IRError(f"{what or 'tensor'} {t.name!r}: its data does not match its element type and dims "
+                      f"({type(e).__name__}: {e})") from None
+
+
+def type_name(elem_type: int) -> str:
+    """An ONNX element type's name, or its number when ONNX defines none."""
+    values = onnx.TensorProto.DataType.values()
+    return onnx.TensorProto.DataType.Name(elem_type) if elem_type in values else f"number {elem_type}"
+
+
+def _check_text_fields(model: onnx.ModelProto, path: Path) -> None:
+    """Names, op types and domains must be UTF-8 text (protobuf hands out other bytes as bytes)."""
+    def bad(value) -> bool:
+        return isinstance(value, bytes)
+
+    def check_graph(g: onnx.GraphProto, where: str) -> None:
+        if bad(g.name):
+            raise IRError(f"{path}: {where}: the graph's name is not UTF-8 text")
+        for kind, items in (("input", g.input), ("output", g.output), ("value_info", g.value_info),
+                            ("initializer", g.initializer)):
+            for i, item in enumerate(items):
+                if bad(item.name):
+                    raise IRError(f"{path}: {where}: {kind} #{i} has a name that is not UTF-8 text")
+        for kind, items in (("input", g.input), ("output", g.output), ("value_info", g.value_info)):
+            for i, item in enumerate(items):
+                dims = item.type.tensor_type.shape.dim if item.type.HasField("tensor_type") else []
+                if any(bad(d.dim_param) for d in dims):
+                    raise IRError(f"{path}: {where}: {kind} #{i} has a symbolic dimension that is not UTF-8 text")
+        for i, n in enumerate(g.node):
+            fields = [n.op_type, n.domain, n.name, *n.input, *n.output, *(a.name for a in n.attribute)]
+            if any(bad(f) for f in fields):
+                raise IRError(f"{path}: {where}: node #{i} has a name, op type or attribute name that is "
+                              "not UTF-8 text")
+            for a in n.attribute:
+                for sub in ([a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs)):
+                    check_graph(sub, f"{where}, node #{i} attribute {a.name}")
+
+    if any(bad(o.domain) for o in model.opset_import):
+        raise IRError(f"{path}: an opset domain is not UTF-8 text")
+    check_graph(model.graph, "graph")
+
+
 def load_onnx(source: str | os.PathLike | onnx.ModelProto) -> onnx.ModelProto:
     """Read an ONNX model (external data confined to its folder) into memory."""
     if isinstance(source, onnx.ModelProto):
@@ -92,6 +141,10 @@ def load_onnx(source: str | os.PathLike | onnx.ModelProto) -> onnx.ModelProto:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as e:  # protobuf decode errors have several types
         raise IRError(f"{path}: not a readable ONNX model ({type(e).__name__}: {e})") from None
+    if not model.HasField("graph"):  # an empty file decodes as an empty ModelProto
+        what = "the file is empty" if path.stat().st_size == 0 else "it holds no graph"
+        raise IRError(f"{path}: not an ONNX model ({what})")
+    _check_text_fields(model, path)
     _check_external_data(model, path.parent)
     try:
         onnx.external_data_helper.load_external_data_for_model(model, str(path.parent))
@@ -107,11 +160,52 @@ def default_opset(model: onnx.ModelProto) -> int:
     return 1
 
 
-def canonicalize_opset(model: onnx.ModelProto) -> onnx.ModelProto:
-    """The model upgraded to CANONICAL_OPSET by onnx's version converter (any opset >= 1).
+def _signature(schema) -> tuple:
+    """An op schema without its type constraints: inputs, outputs, attributes and arities."""
+    params = lambda ps: [(p.name, p.option, p.type_str, p.is_homogeneous, p.min_arity) for p in ps]  # noqa: E731
+    attrs = {n: (a.type, a.required, a.default_value.SerializeToString()) for n, a in schema.attributes.items()}
+    return (params(schema.inputs), params(schema.outputs), attrs, schema.min_input, schema.max_input,
+            schema.min_output, schema.max_output)
 
-    Whether an old model can be upgraded is the converter's call: models it cannot convert
-    (some ops of the oldest opsets have no adapter) are refused with its reason.
+
+def _changed_after_canonical(op_type: str, version: int) -> bool:
+    """Whether the default-domain op's definition at `version` differs from its CANONICAL_OPSET one
+    in more than admitting further element types (new ops and unknown names: False, the importer
+    reports those as unsupported)."""
+    try:
+        old = onnx.defs.get_schema(op_type, CANONICAL_OPSET, "")
+        new = onnx.defs.get_schema(op_type, version, "")
+    except onnx.defs.SchemaError:
+        return False
+    if new.since_version == old.since_version:
+        return False
+    if _signature(new) != _signature(old):
+        return True
+    old_types = {c.type_param_str: set(c.allowed_type_strs) for c in old.type_constraints}
+    new_types = {c.type_param_str: set(c.allowed_type_strs) for c in new.type_constraints}
+    return old_types.keys() != new_types.keys() or any(not old_types[k] <= new_types[k] for k in old_types)
+
+
+def _default_domain_ops(graph: onnx.GraphProto) -> set[str]:
+    ops = set()
+    for n in graph.node:
+        if n.domain in ("", "ai.onnx"):
+            ops.add(n.op_type)
+        for a in n.attribute:
+            for g in ([a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs)):
+                ops |= _default_domain_ops(g)
+    return ops
+
+
+def canonicalize_opset(model: onnx.ModelProto) -> onnx.ModelProto:
+    """The model with nodes that mean what they mean in CANONICAL_OPSET.
+
+    Older opsets (from 1) are upgraded by onnx's version converter, if it can. A newer opset,
+    up to the newest the installed onnx defines, is read as CANONICAL_OPSET when each of the
+    model's ops changed since then only by admitting more element types (opset 22 added bfloat16
+    almost everywhere); otherwise the converter brings the model down, if it can. An opset the
+    installed onnx does not define is refused: nothing says what its ops mean. A refusal of the
+    converter carries its reason.
     """
     if not any(o.domain in ("", "ai.onnx") for o in model.opset_import):
         if any(n.domain in ("", "ai.onnx") for n in model.graph.node):
@@ -120,8 +214,26 @@ def canonicalize_opset(model: onnx.ModelProto) -> onnx.ModelProto:
     version = default_opset(model)
     if version < 1:
         raise IRError(f"the model declares default-domain opset {version}; opsets start at 1")
-    if version >= CANONICAL_OPSET:
+    newest = onnx.defs.onnx_opset_version()
+    if version > newest:
+        raise IRError(f"the model declares default-domain opset {version}, which the installed onnx "
+                      f"{onnx.__version__} does not define (its newest is {newest}); irc reads opsets 1 to "
+                      f"{newest}")
+    if version == CANONICAL_OPSET:
         return model
+    if version > CANONICAL_OPSET:
+        changed = sorted(op for op in _default_domain_ops(model.graph) if _changed_after_canonical(op, version))
+        if not changed:  # every node means what it means in CANONICAL_OPSET
+            return model
+        from onnx import version_converter
+
+        try:
+            return version_converter.convert_version(model, CANONICAL_OPSET)
+        except Exception as e:
+            raise IRError(f"cannot bring the model from opset {version} down to {CANONICAL_OPSET}: "
+                          f"{', '.join(changed)} changed after opset {CANONICAL_OPSET} and onnx's version "
+                          f"converter cannot express the model in opset {CANONICAL_OPSET} "
+                          f"({_converter_reason(e)})") from None
     what = f"cannot upgrade the model from opset {version} to {CANONICAL_OPSET}"
     # the converter fails on ops ONNX no longer defines with an unformatted message: name them
     gone = sorted({n.op_type for n in model.graph.node
@@ -149,14 +261,57 @@ def _converter_reason(e: Exception) -> str:
 # -- conversion context ---------------------------------------------------------------------------
 
 def onnx_attr(a: onnx.AttributeProto) -> Any:
-    v = onnx.helper.get_attribute_value(a)
-    if isinstance(v, onnx.TensorProto):
-        return numpy_helper.to_array(v)
-    if isinstance(v, bytes):
-        return v.decode()
-    if isinstance(v, list):
-        return tuple(x.decode() if isinstance(x, bytes) else x for x in v)
-    return v
+    try:
+        v = onnx.helper.get_attribute_value(a)
+        if isinstance(v, onnx.TensorProto):
+            return tensor_array(v, f"attribute {a.name}")
+        if isinstance(v, bytes):
+            return v.decode()
+        if isinstance(v, list):
+            return tuple(x.decode() if isinstance(x, bytes) else x for x in v)
+        return v
+    except UnicodeDecodeError:
+        raise IRError(f"attribute {a.name}: a string that is not UTF-8 text") from None
+    except ValueError as e:  # an attribute of no known type
+        raise IRError(f"attribute {a.name}: {e}") from None
+
+
+def _attribute_kind(kind: int) -> str:
+    names = onnx.AttributeProto.AttributeType
+    return names.Name(kind) if kind in names.values() else f"number {kind}"
+
+
+def _check_against_schema(node: onnx.NodeProto) -> None:
+    """A default-domain node must fit its op's CANONICAL_OPSET schema: the number of inputs and
+    outputs, its required inputs and attributes present, each attribute of the kind the schema
+    gives it (what onnx's checker checks of a node; converters rely on it)."""
+    if node.domain not in ("", "ai.onnx"):
+        return
+    try:
+        schema = onnx.defs.get_schema(node.op_type, CANONICAL_OPSET, "")
+    except onnx.defs.SchemaError:
+        return  # an op ONNX does not define at this opset: a generic op, checked by onnxruntime
+    where = f"node {node.name or '(unnamed)'!r} ({node.op_type})"
+    single = onnx.defs.OpSchema.FormalParameterOption.Single
+    for kind, given, params, lo, hi in (("inputs", node.input, schema.inputs, schema.min_input, schema.max_input),
+                                        ("outputs", node.output, schema.outputs, schema.min_output,
+                                         schema.max_output)):
+        if not lo <= len(given) <= hi:
+            allowed = f"{lo}" if lo == hi else f"{lo} to {hi}" if hi < 2**31 - 1 else f"at least {lo}"
+            raise IRError(f"{where}: has {len(given)} {kind}, the op takes {allowed}")
+        for i, name in enumerate(given):
+            param = params[min(i, len(params) - 1)] if params else None
+            if param is not None and param.option == single and not name:
+                raise IRError(f"{where}: {kind[:-1]} {i} ({param.name}) is required but empty")
+    present = {a.name for a in node.attribute}
+    missing = sorted(n for n, a in schema.attributes.items() if a.required and n not in present)
+    if missing:
+        raise IRError(f"{where}: required attribute(s) {', '.join(missing)} missing")
+    for a in node.attribute:
+        spec = schema.attributes.get(a.name)
+        if spec is not None and a.type != int(spec.type.value):
+            raise IRError(f"{where}: attribute {a.name} is {_attribute_kind(a.type)}, but ONNX defines it as "
+                          f"{_attribute_kind(int(spec.type.value))}")
 
 
 class ImportContext:
@@ -166,7 +321,10 @@ class ImportContext:
         self.importer = importer
         self.node = node
         self.graph = importer.graph
-        self.attrs = {a.name: onnx_attr(a) for a in node.attribute}
+        try:
+            self.attrs = {a.name: onnx_attr(a) for a in node.attribute}
+        except IRError as e:
+            raise self.error(str(e)) from None
 
     @property
     def num_inputs(self) -> int:
@@ -289,8 +447,10 @@ class _Importer:
 
     def run(self) -> Graph:
         g = self.proto
+        for node in g.node:  # before folding: the fold and the converters rely on the schema's arity
+            _check_against_schema(node)
         for init in g.initializer:
-            self.constants[init.name] = numpy_helper.to_array(init)
+            self.constants[init.name] = tensor_array(init, "initializer")
         for vi in g.input:
             if vi.name in self.constants:
                 continue  # old-style initializer listed as input: a constant
@@ -417,6 +577,8 @@ class _Importer:
 
 
 def _constant_value(node: onnx.NodeProto) -> np.ndarray:
+    if len(node.attribute) != 1:
+        raise IRError(f"Constant node {node.name!r}: needs exactly one value attribute, has {len(node.attribute)}")
     a = node.attribute[0]
     v = onnx_attr(a)
     if a.name == "value":

@@ -74,6 +74,8 @@ def _bad(tmp_path, kind):
         np.savez(path, x=x[:0])
     elif kind == "object":
         np.savez(path, x=np.array([None, 1], dtype=object))
+    elif kind in ("int64", "bool"):
+        np.savez(path, x=(x * 10).astype(np.int64) if kind == "int64" else x > 0.5)
     elif kind == "not_a_zip":
         path.write_bytes(b"not an npz")
     return path
@@ -88,6 +90,9 @@ def _bad(tmp_path, kind):
     ("empty", "the data set is empty (0 samples)"),
     ("object", "object arrays are not accepted"),
     ("not_a_zip", "not a readable .npz file"),
+    ("int64", "array 'x' has dtype int64, but model input 'x' is f32: calibration data for a float input must "
+              "be float"),
+    ("bool", "array 'x' has dtype bool, but model input 'x' is f32"),
 ])
 def test_bad_calibration_files_exit_2_with_one_message(tmp_path, model, capsys, kind, message):
     path = tmp_path / "missing.npz" if kind == "missing" else _bad(tmp_path, kind)
@@ -126,3 +131,40 @@ def test_image_folder_calibration(tmp_path, capsys):
     g = load_ir(out)
     lo, hi = get_range(g, g.inputs[0])
     assert lo == 0.0 and 0.5 < hi <= 1.0          # pixels scaled to [0, 1]
+
+
+def _voc_root(root, classes, rng):
+    """A VOC 2007 layout of three random images whose objects carry the given class names."""
+    for sub in ("JPEGImages", "Annotations", "ImageSets/Main"):
+        (root / sub).mkdir(parents=True)
+    ids = [f"{i:06d}" for i in range(3)]
+    for image_id, cls in zip(ids, classes):
+        Image.fromarray(rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)).save(root / "JPEGImages" / f"{image_id}.jpg")
+        (root / "Annotations" / f"{image_id}.xml").write_text(
+            f"<annotation><object><name>{cls}</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>5</xmax>"
+            "<ymax>5</ymax></bndbox></object></annotation>")
+    (root / "ImageSets" / "Main" / "test.txt").write_text("\n".join(ids) + "\n")
+
+
+def test_a_voc_root_calibrates_whatever_its_class_names(tmp_path, model, capsys):
+    """Calibration reads the images only: classes outside the 20 VOC names, or an annotation that
+    would not parse, do not matter without labels to use."""
+    _voc_root(tmp_path / "voc", ["5", "digit seven", "cat"], np.random.default_rng(2))
+    (tmp_path / "voc" / "Annotations" / "000002.xml").write_text("<annotation><object>")  # broken
+    pre = tmp_path / "pre.toml"
+    pre.write_text("[preprocess]\nresize = [6, 6]\n")
+    out = tmp_path / "out.ir"
+    code, _, err = run_cli(capsys, "opt", "--pipeline=calibrate", "--calib", tmp_path / "voc",
+                           "--calib-preprocess", pre, model, "-o", out)
+    assert code == 0, err
+    assert "calibrate: 3 samples" in err
+    g = load_ir(out)
+    lo, hi = get_range(g, g.inputs[0])
+    assert lo == 0.0 and 0.5 < hi <= 1.0
+
+
+def test_labels_in_a_calibration_npz_are_ignored_unchecked(tmp_path, model, capsys):
+    np.savez(tmp_path / "c.npz", x=samples(4), labels=np.array([0.5, 1.5, 2.5, 3.5]))
+    code, _, err = run_cli(capsys, "opt", "--pipeline=calibrate", "--calib", tmp_path / "c.npz", model,
+                           "-o", tmp_path / "out.ir")
+    assert code == 0, err

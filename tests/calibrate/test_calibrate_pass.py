@@ -180,6 +180,10 @@ def test_non_finite_activations_are_reported_not_fatal():
     ([{"x": samples(2)[:, :2]}], "input 'x' has shape [2, 2, 6, 6], but the graph expects samples of shape [3, 6, 6]"),
     ([{"x": samples(2)[0]}], "input 'x' has shape [3, 6, 6]"),
     ([{"x": np.array([["a"]])}], "input 'x' has dtype <U1, not numbers"),
+    ([{"x": samples(2).astype(np.int64)}], "input 'x' has dtype int64, but the graph's input is f32: calibration "
+                                           "data for a float input must be float (int64 arrays are refused"),
+    ([{"x": samples(2) > 0.5}], "input 'x' has dtype bool, but the graph's input is f32"),
+    ([{"x": samples(2).astype(np.uint8)}], "input 'x' has dtype uint8, but the graph's input is f32"),
     ([samples(2)], "batch 0: expected a dict {input name: array}, got ndarray"),
     ([], "no calibration samples"),
     ([{"x": samples(0)}], "no calibration samples"),
@@ -189,6 +193,16 @@ def test_bad_calibration_data_is_one_clear_error(calib, message):
     with pytest.raises(PassError) as info:
         _calibrate(conv_graph(), calib, "calibrate{backend=interpreter}")
     assert message in str(info.value)
+
+
+def test_float_data_of_any_width_feeds_a_float_input():
+    x = samples(4)
+    ranges = []
+    for data in (x, x.astype(np.float64), x.astype(np.float16).astype(np.float32), x.astype(np.float16)):
+        g = conv_graph()
+        _calibrate(g, [{"x": data}], "calibrate{backend=interpreter}")
+        ranges.append(get_range(g, g.inputs[0]))
+    assert ranges[0] == ranges[1] and ranges[2] == ranges[3]
 
 
 def test_nan_names_the_input_the_batch_and_the_sample():

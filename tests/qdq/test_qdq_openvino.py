@@ -1,4 +1,5 @@
-"""The onnx-qdq file in OpenVINO (optional: runs only where openvino is installed).
+"""The onnx-qdq file in OpenVINO (openvino comes with the test extra, so CI runs these; an
+environment without it skips them).
 
 OpenVINO reads the same QDQ file, runs its convolutions and fully connected layers in u8/i8
 (the runtime model's `runtimePrecision`) and computes what onnxruntime computes within one

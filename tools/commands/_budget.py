@@ -48,12 +48,20 @@ def wants_budget(args) -> bool:
     return args.max_drop is not None or args.val is not None
 
 
-def check_budget_args(args, *inputs: str) -> None:
-    """Options that only make sense with a budget; the report must not overwrite an input."""
+def plan_budget_files(files, args) -> None:
+    """The budget's files for the command's FilePlan: the data and settings it reads, the report."""
+    files.read("the validation data (--val)", args.val)
+    files.read("the preprocessing file (--val-preprocess)", args.val_preprocess)
+    files.read("the labels file (--val-labels-file)", args.val_labels_file)
+    files.read("the detection settings (--detection)", args.detection)
+    if args.metric and ":" in args.metric:
+        files.read_module("the metric module (--metric)", args.metric)
     if args.report:
-        from ._common import check_output
+        files.write_report("the report (--report)", args.report)
 
-        check_output(args.report, *inputs, args.val or "")
+
+def check_budget_args(args) -> None:
+    """Options that only make sense with a budget."""
     if args.ranking_samples < 1:
         raise IRError(f"--ranking-samples must be at least 1, got {args.ranking_samples}")
     if not wants_budget(args):

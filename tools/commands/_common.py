@@ -1,36 +1,12 @@
-"""Helpers the subcommands share: input/output path rules, npz reading, model loading."""
+"""Helpers the subcommands share: npz reading and writing, model loading (path rules: _paths.py)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from irc.ir.diagnostics import IRError
-
-
-def check_output(output: str, *inputs: str) -> Path:
-    """An output path must not be one of the inputs (or their weights sidecar) and its folder must exist."""
-    from irc.ir.weights_io import weights_path
-
-    out = Path(output)
-    if not out.parent.exists() and str(out.parent) not in ("", "."):
-        raise IRError(f"{output}: folder {out.parent} does not exist")
-    if out.exists() and out.is_dir():
-        raise IRError(f"{output}: is a folder, not a file")
-    protected = []
-    for i in inputs:
-        if i:
-            protected.append(Path(i))
-            if str(i).endswith(".ir"):
-                protected.append(weights_path(i))
-    outs = [out, weights_path(out)] if str(out).endswith(".ir") else [out]
-    for o in outs:
-        for p in protected:
-            if o.exists() and p.exists() and os.path.samefile(o, p):
-                raise IRError(f"{output}: writing there would overwrite the input {p}; choose another output")
-    return out
 
 
 def read_npz(path: str, what: str = "inputs") -> dict[str, np.ndarray]:

@@ -6,6 +6,7 @@ import argparse
 import json
 import shlex
 import sys
+from pathlib import Path
 
 from irc.ir.diagnostics import IRError
 
@@ -73,9 +74,26 @@ def _irc_options(items: list[str]) -> dict:
 def _write(path: str, text: str) -> None:
     from irc.ir.weights_io import atomic_write_bytes
 
-    from ._common import check_output
+    atomic_write_bytes(path, text.encode())
 
-    atomic_write_bytes(check_output(path), text.encode())
+
+def _plan_files(args, models: list[str]) -> None:
+    """Model files are read; --json, --markdown and each model's folder under the work folder are written."""
+    from irc.bench import default_workdir
+
+    from ._paths import FilePlan
+
+    files = FilePlan()
+    workdir = Path(args.workdir) if args.workdir else default_workdir()
+    for m in models:
+        is_file = Path(m).suffix == ".onnx" or Path(m).exists()
+        if is_file:
+            files.read_model(f"the model {m}", m)
+        files.write_folder(f"the work folder of {m}", workdir / (Path(m).stem if is_file else m))
+    for opt, out in (("--json", args.json), ("--markdown", args.markdown)):
+        if out and out != "-":
+            files.write(f"the {opt} output", out)
+    files.check()
 
 
 def _command(args, opts) -> str:
@@ -106,13 +124,18 @@ def _corpus_command(args) -> str:
 def _run_corpus(args) -> int:
     from irc.bench.corpus import CorpusOptions, format_corpus_report, run_corpus
 
-    from ._common import check_output
+    from ._paths import FilePlan
 
     quantizers = [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else ["irc", "ort"]
     opts = CorpusOptions(quantizers=quantizers, timeout=args.timeout, quantize_options=_irc_options(args.irc_option))
-    for out in (args.json, args.markdown):
+    files = FilePlan()
+    files.read("the corpus", args.corpus)
+    if args.workdir:
+        files.write_folder("the work folder (--workdir)", args.workdir)
+    for opt, out in (("--json", args.json), ("--markdown", args.markdown)):
         if out and out != "-":
-            check_output(out)
+            files.write(f"the {opt} output", out)
+    files.check()
     result = run_corpus(args.corpus, opts, names=args.models or None, workdir=args.workdir,
                         progress=not args.quiet and sys.stderr.isatty(), command=_corpus_command(args))
     if args.json == "-":
@@ -141,11 +164,7 @@ def run(args) -> int:
                         threads=_ints(args.threads, "--threads"), rounds=args.rounds, min_rounds=args.min_rounds,
                         budget_seconds=args.budget_seconds, warmup=args.warmup, calib_samples=args.calib_samples,
                         seed=args.seed, memory=not args.no_memory, quantize_options=_irc_options(args.irc_option))
-    for out in (args.json, args.markdown):  # fail before the long run, not after it
-        if out and out != "-":
-            from ._common import check_output
-
-            check_output(out)
+    _plan_files(args, args.models or list(ZOO_MODELS))  # fail before the long run, not after it
     progress = not args.quiet and sys.stderr.isatty()
     command = _command(args, opts)
     result = run_bench(args.models or list(ZOO_MODELS), opts, workdir=args.workdir, progress=progress,

@@ -30,11 +30,17 @@ def run(args) -> int:
     from irc.backends.onnx.qdq import export_qdq
     from irc.cli import UsageError
 
-    from ._common import check_output, load_graph
+    from ._common import load_graph, rejected_path
+    from ._paths import FilePlan
 
     if args.target not in TARGETS:
         raise UsageError(f"unknown target {args.target!r}; targets: {', '.join(TARGETS)}")
-    out = check_output(args.output, args.input, args.inputs)
+    files = FilePlan()
+    files.read_model("the input", args.input)
+    files.read("the check inputs (--inputs)", args.inputs)
+    out = files.write("the output (-o)", args.output)
+    files.write("the copy kept if onnxruntime refuses the output", rejected_path(out))
+    files.check()
     graph = load_graph(args.input)
     if args.target == "onnx":
         quantized = [op.label for op in graph.ops if any(r.type.is_quantized for r in op.results)]

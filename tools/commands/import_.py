@@ -19,9 +19,12 @@ def run(args) -> int:
     from irc.backends.onnx.input_shapes import parse_input_shapes
     from irc.ir import save_ir
 
-    from ._common import check_output
+    from ._paths import FilePlan
 
-    out = check_output(args.output, args.model)
+    files = FilePlan()
+    files.read_model("the input model", args.model)
+    out = files.write_ir("the output (-o)", args.output)
+    files.check()
     graph = import_onnx(args.model, input_shapes=parse_input_shapes(args.input_shape))
     save_ir(graph, out)
     return 0

@@ -6,7 +6,8 @@ import sys
 
 from irc.ir.diagnostics import IRError
 
-from ._budget import add_budget_arguments, check_budget_args, finish_budget, make_budget_from_args, wants_budget
+from ._budget import (add_budget_arguments, check_budget_args, finish_budget, make_budget_from_args,
+                      plan_budget_files, wants_budget)
 
 NAME = "opt"
 HELP = "Run a pipeline of passes over an IR file (no pipeline: parse, verify and print it back)."
@@ -49,13 +50,21 @@ def run(args) -> int:
     from irc.ir import load_ir, print_graph, save_ir
     from irc.passes import PassContext, PassManager, PrintIRAfterAll, TimePasses, load_plugin, parse_pipeline
 
-    from ._common import check_output
+    from ._paths import FilePlan
 
+    files = FilePlan()
+    files.read_model("the input", args.input)
+    for module in args.load:
+        files.read_module("the plugin (--load)", module)
+    files.read("the calibration data (--calib)", args.calib)
+    files.read("the preprocessing file (--calib-preprocess)", args.calib_preprocess)
+    plan_budget_files(files, args)
+    out = files.write_ir("the output (-o)", args.output) if args.output else None
+    files.check()
+    check_budget_args(args)
     for module in args.load:
         load_plugin(module)
     pipeline = parse_pipeline(args.pipeline)
-    out = check_output(args.output, args.input) if args.output else None
-    check_budget_args(args, args.input, args.calib or "")
     graph = load_ir(args.input)
     instruments = []
     if args.print_ir_after_all:

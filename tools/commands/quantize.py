@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import sys
 
-from ._budget import add_budget_arguments, check_budget_args, finish_budget
+from irc.ir.diagnostics import IRError
+
+from ._budget import add_budget_arguments, check_budget_args, finish_budget, plan_budget_files
 
 NAME = "quantize"
 HELP = "Quantize an ONNX model to int8: import, fold, fuse, calibrate, quantize, emit QDQ ONNX."
@@ -41,10 +43,24 @@ def run(args) -> int:
     import irc
     from irc.passes import load_plugin
 
-    from ._common import check_output
+    from ._common import rejected_path
+    from ._paths import FilePlan
 
-    out = check_output(args.output, args.model, args.calib)
-    check_budget_args(args, args.model, args.calib)
+    files = FilePlan()
+    files.read_model("the input model", args.model)
+    files.read("the calibration data (--calib)", args.calib)
+    files.read("the preprocessing file (--preprocess)", args.preprocess)
+    for module in args.load:
+        files.read_module("the plugin (--load)", module)
+    plan_budget_files(files, args)
+    out = files.write("the output (-o)", args.output)
+    files.write("the copy kept if onnxruntime refuses the output", rejected_path(out))
+    files.check()
+    check_budget_args(args)
+    if args.samples < 0:
+        raise IRError(f"--samples must be 0 (all samples) or a positive count, got {args.samples}")
+    if args.batch_size < 1:
+        raise IRError(f"--batch-size must be at least 1, got {args.batch_size}")
     for module in args.load:
         load_plugin(module)
     progress = sys.stderr.isatty() and not args.quiet

@@ -15,9 +15,14 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     from irc.backends.numpy_interp import run_graph
 
-    from ._common import check_output, load_graph, read_npz, write_npz
+    from ._common import load_graph, read_npz, write_npz
+    from ._paths import FilePlan
 
-    out = check_output(args.output, args.model, args.inputs)
+    files = FilePlan()
+    files.read_model("the model", args.model)
+    files.read("the inputs (--inputs)", args.inputs)
+    out = files.write("the output (-o)", args.output)
+    files.check()
     graph = load_graph(args.model)
     inputs = read_npz(args.inputs)
     results = run_graph(graph, inputs)

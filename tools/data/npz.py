@@ -59,7 +59,7 @@ def _member_array(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.
 class NpzDataset(Dataset):
     kind = "npz"
 
-    def __init__(self, path: str | Path, classes: list[str] | None = None) -> None:
+    def __init__(self, path: str | Path, classes: list[str] | None = None, labels: bool = True) -> None:
         self.path = Path(path)
         self.classes = classes
         try:
@@ -74,6 +74,8 @@ class NpzDataset(Dataset):
         if not self.arrays:
             raise IRError(f"{self.path}: the .npz file holds no arrays")
         self.labels = self.arrays.pop(LABELS, None)
+        if not labels:  # read for its inputs only: the labels array is not used, so not checked
+            self.labels = None
         if not self.arrays:
             raise IRError(f"{self.path}: the .npz file holds only labels, no input arrays")
         lengths = {k: (a.shape[0] if a.ndim else None) for k, a in self.arrays.items()}

@@ -30,12 +30,15 @@ def detect_format(path: Path) -> str:
 
 def open_dataset(path: str | Path, *, format: str | None = None, preprocess: Preprocess | None = None,
                  labels_file: str | Path | None = None, classes: Sequence[str] | None = None,
-                 split: str = "test") -> Dataset:
+                 split: str = "test", labels: bool = True) -> Dataset:
     """Open `path` as an .npz file, an ImageNet-style folder or a VOC 2007 root.
 
     The format is guessed from the path unless given. Class names come from `classes`, a
     labels file (one name per line), or the source's default (sorted folder names; the 20 VOC
-    classes). `split` names the VOC image list (ImageSets/Main/<split>.txt).
+    classes). `split` names the VOC image list (ImageSets/Main/<split>.txt). With
+    `labels=False` the data is read for its inputs only, as calibration reads it: VOC
+    annotations are not read (so their class names are not checked) and an .npz's `labels`
+    array is ignored.
     """
     path = Path(path)
     fmt = format or detect_format(path)
@@ -47,11 +50,11 @@ def open_dataset(path: str | Path, *, format: str | None = None, preprocess: Pre
         classes = read_class_list(labels_file)
     cls = list(classes) if classes is not None else None
     if fmt == "npz":
-        return NpzDataset(path, cls)
+        return NpzDataset(path, cls, labels=labels)
     if not path.is_dir():
         raise IRError(f"{path}: {fmt} data must be a folder")
     if fmt == "voc":
-        return VOCDataset(path, preprocess, cls, split)
+        return VOCDataset(path, preprocess, cls, split, annotations=labels)
     return ImageFolderDataset(path, preprocess, cls, str(labels_file) if labels_file else None)
 
 
@@ -103,6 +106,6 @@ def calibration_batches(source: str | Path | Dataset, input_names: str | Sequenc
     """
     specs = _specs(input_names, input_shapes)
     ds = source if isinstance(source, Dataset) else open_dataset(
-        source, format=format, preprocess=preprocess, labels_file=labels_file)
+        source, format=format, preprocess=preprocess, labels_file=labels_file, labels=False)
     for batch in iter_batches(ds, specs, batch_size=batch_size, limit=limit, seed=seed):
         yield batch.inputs

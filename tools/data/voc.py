@@ -88,8 +88,10 @@ class VOCDataset(Dataset):
     task = "detection"
 
     def __init__(self, root: str | Path, preprocess: Preprocess | None = None,
-                 classes: list[str] | None = None, split: str = "test") -> None:
+                 classes: list[str] | None = None, split: str = "test", annotations: bool = True) -> None:
         self.path = Path(root)
+        self.annotations = annotations
+        """False: images only (calibration); annotations are neither read nor checked."""
         self.preprocess = preprocess or Preprocess()
         if self.preprocess.crop is not None or isinstance(self.preprocess.resize, int):
             raise IRError(f"{self.path}: detection data takes only an exact resize [height, width] "
@@ -131,13 +133,14 @@ class VOCDataset(Dataset):
         rows, objects, names = [], [], []
         for i in indices:
             image_id = self.ids[i]
-            gt = parse_annotation(self.path / "Annotations" / f"{image_id}.xml", self.classes, self._lookup)
             path = self.image_path(image_id)
             image = read_image(path)
-            # the decoded image is the truth about its size; the XML <size> may be absent
-            gt.width, gt.height = image.size
+            if self.annotations:
+                gt = parse_annotation(self.path / "Annotations" / f"{image_id}.xml", self.classes, self._lookup)
+                # the decoded image is the truth about its size; the XML <size> may be absent
+                gt.width, gt.height = image.size
+                objects.append(gt)
             rows.append(pre(image, str(path)))
-            objects.append(gt)
             names.append(str(path))
         x = np.stack(rows).astype(spec.dtype, copy=False)
-        return Batch({spec.name: x}, None, objects, names)
+        return Batch({spec.name: x}, None, objects if self.annotations else None, names)

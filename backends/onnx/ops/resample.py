@@ -328,10 +328,12 @@ def _legacy_nearest_modes(model: onnx.ModelProto) -> dict[str, str]:
     version = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
     if version >= 11:
         return {}
-    consts = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    from ..importer import tensor_array
+
+    consts = {t.name: tensor_array(t, "initializer") for t in model.graph.initializer}
     for n in model.graph.node:
         if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value":
-            consts[n.output[0]] = numpy_helper.to_array(n.attribute[0].t)
+            consts[n.output[0]] = tensor_array(n.attribute[0].t, f"Constant node {n.name!r}: value")
     found = {}
     for n in model.graph.node:
         if n.op_type not in ("Upsample", "Resize") or n.domain not in ("", "ai.onnx"):
