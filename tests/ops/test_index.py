@@ -304,6 +304,17 @@ def test_scatter_nd_element_updates_and_empty(reduction):
                {"reduction": reduction})
 
 
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_scatters_with_nan_in_data_and_updates(reduction):
+    """max and min follow onnxruntime: a nan update replaces the element, a nan element is replaced
+    by the first update (std::max(update, element)), duplicates in order."""
+    data = np.array([np.nan, 1, np.nan, 1, 5], F32)
+    upd = np.array([1, np.nan, np.nan, 2, np.nan, 3, 7], F32)
+    idx = np.array([0, 1, 2, 3, 4, 4, 0], I64)
+    check_node("ScatterND", {"data": data, "idx": idx[:, None], "upd": upd}, {"reduction": reduction})
+    check_node("ScatterElements", {"data": data, "idx": idx, "upd": upd}, {"reduction": reduction})
+
+
 def test_scatter_nd_symbolic_batch_and_verifier():
     g = check_node("ScatterND", {"data": rand(4, 3), "idx": np.array([[1], [2]], I64), "upd": rand(2, 3)},
                    symbolic_batch=True)

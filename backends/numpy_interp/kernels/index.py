@@ -124,24 +124,47 @@ def gather_nd(op, data, indices):
 
 # -- scatter --------------------------------------------------------------------------------------
 
-_REDUCE = {"add": np.add, "mul": np.multiply, "max": np.maximum, "min": np.minimum}
+_COMBINE = {
+    "add": np.add,
+    "mul": np.multiply,
+    # onnxruntime's std::max(update, current) and std::min(update, current): a nan update
+    # replaces the element, a nan element is replaced
+    "max": lambda cur, upd: np.where(upd < cur, cur, upd),
+    "min": lambda cur, upd: np.where(cur < upd, cur, upd),
+}
+
+
+def _occurrence(flat: np.ndarray) -> np.ndarray:
+    """For each entry, how many earlier entries have the same value (0 for the first)."""
+    order = np.argsort(flat, kind="stable")
+    ranked = flat[order]
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]]) if flat.size else np.zeros(0, np.int64)
+    sizes = np.diff(np.r_[starts, flat.size])
+    rank = np.empty(flat.size, np.int64)
+    rank[order] = np.arange(flat.size) - np.repeat(starts, sizes)
+    return rank
 
 
 def _scatter(op, data: np.ndarray, targets: tuple[np.ndarray, ...], updates: np.ndarray) -> np.ndarray:
     """data with updates written at `targets` (one index array per leading dim of data, all of
     one shape, in update order); later writes to one place see the earlier ones."""
     out = np.array(data, copy=True)
+    flat = np.ravel_multi_index(targets, data.shape[:len(targets)]).reshape(-1)
+    rows = tuple(t.reshape(-1) for t in targets)
+    upd = updates.reshape((flat.size,) + updates.shape[targets[0].ndim:])
     red = op.attr("reduction")
-    if red != "none":
-        _REDUCE[red].at(out, targets, updates)
+    if red == "none":
+        # numpy does not promise which of several writes to one place wins: keep only the last
+        last = flat.size - 1 - np.unique(flat[::-1], return_index=True)[1]
+        out[tuple(r[last] for r in rows)] = upd[last]
         return out
-    lead = data.shape[:len(targets)]
-    # numpy does not promise which of several writes to one place wins: keep only the last one
-    flat = np.ravel_multi_index(targets, lead).reshape(-1)
-    _, last_rev = np.unique(flat[::-1], return_index=True)
-    keep = flat.size - 1 - last_rev
-    chosen = tuple(t.reshape(-1)[keep] for t in targets)
-    out[chosen] = updates.reshape((flat.size,) + updates.shape[targets[0].ndim:])[keep]
+    rank = _occurrence(flat)
+    combine = _COMBINE[red]
+    for r in range(int(rank.max()) + 1 if flat.size else 0):
+        # the r-th write to each place, all places at once (each appears once per round)
+        sel = rank == r
+        where = tuple(t[sel] for t in rows)
+        out[where] = combine(out[where], upd[sel])
     return out
 
 
