@@ -437,3 +437,23 @@ def test_onnx_node_case_with_constant_parameters(name):
     got = run_graph(g, feeds)
     for v, e in zip(g.outputs, expected):
         assert_close(got[v.name], e, 1e-5, 1e-6, f"{name} vs the case's expected output")
+
+
+# -- quantized operands in the type rules ---------------------------------------------------------
+
+def test_per_axis_quantized_types_follow_their_axis_or_are_refused():
+    from irc.ir.types import QuantType
+
+    per_axis = QuantType("i8", (0.5, 0.25, 0.125), (0, 0, 0), axis=2)
+    x = tensor([4, 5, 3], per_axis)
+    values, indices = infer("topk", [x], {"k": 2, "axis": 1})
+    assert values.element == per_axis and indices == tensor([4, 2, 3], "i64")
+    with pytest.raises(VerifyError, match="quantization axis 2"):
+        infer("topk", [x], {"k": 2, "axis": 2})
+    # gather_nd addressing dims 0 and 1: data dim 2 becomes result dim 1
+    (y,) = infer("gather_nd", [x, tensor([7, 2], "i64")], {})
+    assert y.shape == (7, 3) and y.element.axis == 1
+    with pytest.raises(VerifyError, match="does not survive"):
+        infer("gather_elements", [x, tensor([4, 5, 3], "i64")], {"axis": 0})
+    with pytest.raises(VerifyError, match="trilu fills with 0"):
+        infer("trilu", [tensor([3, 3], QuantType("u8", (0.1,), (128,)))], {})

@@ -204,6 +204,17 @@ def test_bitwise_ops_reject_floats_and_xor_rejects_integers():
         get_op("xor").infer_types([tensor([3], "i8"), tensor([3], "i8")], {})
 
 
+@pytest.mark.parametrize("op_type,inputs,attrs", [
+    ("Floor", {"x": np.zeros((0, 3), F32)}, {}), ("Sin", {"x": np.zeros((2, 0), F32)}, {}),
+    ("IsInf", {"x": np.zeros((0,), np.float64)}, {}), ("Sign", {"x": np.zeros((0, 2), np.int64)}, {}),
+    ("Mod", {"a": np.zeros((0, 4), np.int32), "b": np.ones((4,), np.int32)}, {}),
+    ("BitwiseXor", {"a": np.zeros((3, 0), np.uint8), "b": np.zeros((1, 0), np.uint8)}, {}),
+    ("Xor", {"a": np.zeros((0,), bool), "b": np.zeros((1,), bool)}, {}),
+])
+def test_empty_tensors(op_type, inputs, attrs):
+    check_node(op_type, inputs, attrs)
+
+
 def test_shape_code_of_integer_ops_imports_as_declared_ops():
     """A mask computed the way exporters write it: mod, bitwise_and, sign, is_nan, xor."""
     from onnx import TensorProto, helper
