@@ -154,8 +154,7 @@ define_op(
 def _infer_nonzero(s: Signature):
     x = s["x"]
     count: Dim = 0 if 0 in x.shape else None
-    # a scalar gives one row when the op runs (as onnxruntime); onnx's shape inference says 0
-    return [TensorType((x.rank or None, count), "i64")]
+    return [TensorType((max(x.rank, 1), count), "i64")]  # a scalar has one row, as onnxruntime
 
 
 def _verify_nonzero(s: Signature) -> None:

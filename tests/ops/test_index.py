@@ -6,7 +6,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from irc.backends.numpy_interp import run_graph
-from irc.backends.onnx import import_onnx
+from irc.backends.onnx import export_onnx, import_onnx
 from irc.ir import IRError, parse_text
 from irc.ir.registry import VerifyError, get_op
 from irc.ir.types import tensor
@@ -150,9 +150,9 @@ def test_nonzero(x):
 def test_nonzero_of_a_scalar_has_one_row():
     for v in (3.0, 0.0):
         g = check_node("NonZero", {"x": np.array(v, F32)})
-        # onnxruntime gives one row, onnx's shape inference none: the type leaves it open
-        assert g.outputs[0].type == tensor([None, None], "i64")
+        assert g.outputs[0].type == tensor([1, None], "i64")
         assert run_graph(g, {"x": np.array(v, F32)})["y0"].shape == (1, int(v != 0))
+        assert [n.op_type for n in export_onnx(g).graph.node] == ["Unsqueeze", "NonZero"]
 
 
 def test_nonzero_symbolic_batch():

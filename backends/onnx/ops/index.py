@@ -180,7 +180,14 @@ def export_cumsum(ctx, op):
 
 @exporter("nonzero")
 def export_nonzero(ctx, op):
-    ctx.node("NonZero", op.operands, op.results)
+    x = op.operands[0]
+    if x.type.rank == 0:
+        # onnx's shape inference gives NonZero of a scalar 0 rows, onnxruntime computes 1: a
+        # 1-element vector has 1 row for both
+        vector = ctx.fresh(f"{ctx.name(op.result)}_vector")
+        ctx.node("Unsqueeze", [x, _scalar(ctx, op, 0, np.int64, "axes", shape=(1,))], [vector])
+        x = vector
+    ctx.node("NonZero", [x], op.results)
 
 
 @exporter("topk")
