@@ -43,6 +43,12 @@ def _axis(ctx, axis: int, rank: int, what: str = "axis") -> int:
     return axis % rank
 
 
+def _dim(element) -> Dim:
+    """An element of shape_elements as a dim: an int, a symbolic name or None (an element that
+    stands for a dim of some tensor carries that dim's size as `dim`)."""
+    return getattr(element, "dim", element)
+
+
 def known_scalar(ctx, i: int, what: str) -> int | None:
     """Input `i` (one element) as an int, truncated toward zero; None when absent. Raises
     NotExpressible when it is only known at run time."""
@@ -51,8 +57,8 @@ def known_scalar(ctx, i: int, what: str) -> int | None:
     arr = ctx.const(i)
     if arr is None:
         elems = shape_elements(ctx.graph, ctx.input(i))
-        if elems is not None and len(elems) == 1 and isinstance(elems[0], int):
-            return elems[0]
+        if elems is not None and len(elems) == 1 and isinstance(_dim(elems[0]), int):
+            return _dim(elems[0])
         raise ctx.not_constant(i, what)
     if arr.size != 1:
         raise ctx.error(f"input {i} ({what}) must hold one element, got shape {list(arr.shape)}")
@@ -67,7 +73,7 @@ def _range_dim(ctx, operands) -> Dim:
     elems = [shape_elements(ctx.graph, v) for v in operands]
     if any(e is None or len(e) != 1 for e in elems):
         return None
-    start, limit, delta = (e[0] for e in elems)
+    start, limit, delta = (_dim(e[0]) for e in elems)
     if all(isinstance(v, int) for v in (start, limit, delta)):
         return range_length(start, limit, delta) if delta else None
     if start == 0 and delta == 1 and isinstance(limit, str):
