@@ -1,6 +1,6 @@
 """Generic ops: an ONNX op that irc has no declaration for, kept exactly as the model has it.
 
-    %n = onnx.NonZero(%x) : tensor<2x?xi64>
+    %n = onnx.NonMaxSuppression(%boxes, %scores) : tensor<?x3xi64>
     %y = com.microsoft.FusedMatMul(%a, %b) {alpha=1.0, transB=1, onnx.version=1} : tensor<?x8xf32>
     %r = onnx.If(%c, %x) {onnx.captures=1, then_branch=func @then(%x_1: ...) -> (...) {...}, ...}
 

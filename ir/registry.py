@@ -197,7 +197,7 @@ def define_op(name: str, *, operands: Sequence[str], infer: Callable[[Signature]
 
 
 def lookup_op(name: str) -> OpDef | None:
-    """The declaration of op kind `name`: a declared op, or for a dotted name (`onnx.NonZero`,
+    """The declaration of op kind `name`: a declared op, or for a dotted name (`onnx.Unique`,
     `com.microsoft.FusedMatMul`) the generic declaration of that ONNX op (ir/generic.py)."""
     _load_builtin_ops()
     defn = OP_REGISTRY.get(name)
