@@ -9,6 +9,9 @@ HELP = "Lower an ONNX model into irc's IR (text .ir with a .weights.npz sidecar)
 def add_arguments(p) -> None:
     p.add_argument("model", help="the ONNX model (.onnx)")
     p.add_argument("-o", "--output", required=True, help="the .ir file to write")
+    p.add_argument("--keep-qdq", action="store_true",
+                   help="keep DequantizeLinear -> op -> QuantizeLinear groups as float ops between casts "
+                        "instead of fusing them into int8 ops")
 
 
 def run(args) -> int:
@@ -18,6 +21,6 @@ def run(args) -> int:
     from ._common import check_output
 
     out = check_output(args.output, args.model)
-    graph = import_onnx(args.model)
+    graph = import_onnx(args.model, fuse_qdq=not args.keep_qdq)
     save_ir(graph, out)
     return 0
