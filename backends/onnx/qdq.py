@@ -11,7 +11,8 @@ How each part of a quantized graph is written (specs/quantization.md §5):
     its float result gets its own DequantizeLinear (onnxruntime's QDQ groups want a DQ per node);
   - every other op is written by its fp32 exporter (EXPORTERS) between a DequantizeLinear per
     quantized operand (one per reader, never shared) and a QuantizeLinear per quantized result;
-    a generic op reads a quantized operand's stored integers instead (no DequantizeLinear).
+    a generic op reads and writes the stored integers of quantized values instead (no
+    DequantizeLinear, no QuantizeLinear).
     The fp32 exporter sees a float op: during its call the quantized operand and result types
     read as f32 and ctx.name() / ctx.node() resolve those values to the DQ outputs and to the
     float tensor the Q reads;
@@ -261,7 +262,9 @@ def export_op(ctx: QDQContext, op: Op, warn: Callable[[str], None]) -> None:
     act = fused_activation(op)
     pending = []
     for r in op.results:
-        if r.type.is_quantized or act is not None:
+        if generic and r.type.is_quantized:
+            bound[id(r)] = [ctx.storage(r)]  # a generic op writes the stored integers itself
+        elif r.type.is_quantized or act is not None:
             base = ctx.storage(r) if r.type.is_quantized else ctx.name(r)
             f = ctx.fresh(f"{base}_float")
             bound[id(r)] = [f]

@@ -158,7 +158,8 @@ def test_a_4_bit_zero_point_is_refused_with_its_type():
 def test_ops_that_compute_on_the_integers_of_a_quantized_value_stay_generic():
     """Cast of a QuantizeLinear's integers, a com.microsoft QLinearSigmoid, MatMulInteger and
     ConvInteger: the ONNX nodes compute on stored integers, so they stay generic ops (reading
-    the stored integers) instead of irc ops on the real values."""
+    the stored integers) instead of irc ops on the real values. QLinearSigmoid's result is typed
+    from its output parameters, so the DequantizeLinear after it is a dequantize."""
     w = RNG.integers(-50, 50, (4, 3)).astype(np.int8)
     cw = RNG.integers(-50, 50, (2, 1, 3, 3)).astype(np.int8)
     nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"]),
@@ -175,8 +176,10 @@ def test_ops_that_compute_on_the_integers_of_a_quantized_value_stay_generic():
                     _vi("cacc", T.INT32, [1, 2, 4, 4])], inits, ms=True)
     graph = import_onnx(model)
     kinds = [op.name for op in graph.ops if op.name != "const"]
-    assert kinds == ["quantize", "onnx.Cast", "com.microsoft.QLinearSigmoid", "onnx.DequantizeLinear",
+    assert kinds == ["quantize", "onnx.Cast", "com.microsoft.QLinearSigmoid", "dequantize",
                      "onnx.MatMulInteger", "quantize", "onnx.ConvInteger"], kinds
+    sigmoid = graph.ops[[op.name for op in graph.ops].index("com.microsoft.QLinearSigmoid")]
+    assert str(sigmoid.result.type) == "tensor<5x4x!q.u8<0.00390625:0>>"
     assert any("holds the integers of a quantized value" in n and "(Cast)" in n for n in graph.import_notes)
     feeds = {"x": RNG.standard_normal((5, 4)).astype(np.float32), "img": RNG.standard_normal((1, 1, 6, 6)).astype(np.float32)}
     assert_runs_like_onnxruntime(model, feeds, exact=True)
@@ -275,3 +278,27 @@ def test_a_qoperator_input_with_other_parameters_stays_generic():
     assert [op.name for op in graph.ops if op.name != "const"] == ["quantize", "com.microsoft.QLinearAdd",
                                                                    "onnx.DequantizeLinear"]
     assert_runs_like_onnxruntime(model, {"a": RNG.standard_normal((4, 4)).astype(np.float32)}, exact=True)
+
+
+def test_int8_ops_around_a_qlinear_op_irc_has_no_kernel_for_stay_int8():
+    """QLinearConv -> QLinearSigmoid -> QLinearMul -> QLinearConv (a SiLU between convs, as
+    quantize_static writes it in the QOperator format): the sigmoid and the mul are generic ops
+    with quantized results, the convs int8 convs."""
+    w1 = RNG.integers(-127, 128, (4, 3, 3, 3)).astype(np.int8)
+    w2 = RNG.integers(-127, 128, (2, 4, 1, 1)).astype(np.int8)
+    nodes = [helper.make_node("QuantizeLinear", ["x", "xs", "xz"], ["x_q"]),
+             helper.make_node("QLinearConv", ["x_q", "xs", "xz", "w1", "ws", "wz", "cs", "cz"], ["c_q"], pads=[1, 1, 1, 1]),
+             helper.make_node("QLinearSigmoid", ["c_q", "cs", "cz", "ss", "sz"], ["s_q"], domain=MS),
+             helper.make_node("QLinearMul", ["c_q", "cs", "cz", "s_q", "ss", "sz", "ms", "mz"], ["m_q"], domain=MS),
+             helper.make_node("QLinearConv", ["m_q", "ms", "mz", "w2", "ws", "wz", "ys", "yz"], ["y_q"]),
+             helper.make_node("DequantizeLinear", ["y_q", "ys", "yz"], ["y"])]
+    inits = _qop_inputs([("xs", np.float32(0.02)), ("xz", np.uint8(128)), ("w1", w1), ("w2", w2),
+                         ("ws", np.float32(0.005)), ("wz", np.int8(0)), ("cs", np.float32(0.05)), ("cz", np.uint8(120)),
+                         ("ss", np.float32(1 / 256)), ("sz", np.uint8(0)), ("ms", np.float32(0.03)),
+                         ("mz", np.uint8(20)), ("ys", np.float32(0.04)), ("yz", np.uint8(128))])
+    model = _model(nodes, [_vi("x", T.FLOAT, [1, 3, 6, 6])], [_vi("y", T.FLOAT, [1, 2, 6, 6])], inits, ms=True)
+    graph = import_onnx(model)
+    kinds = [op.name for op in graph.ops if op.name not in ("const", "quantize", "dequantize")]
+    assert kinds == ["conv", "com.microsoft.QLinearSigmoid", "com.microsoft.QLinearMul", "conv"], kinds
+    assert all(op.result.type.is_quantized for op in graph.ops if op.name in kinds)
+    assert_runs_like_onnxruntime(model, {"x": RNG.standard_normal((1, 3, 6, 6)).astype(np.float32)})

@@ -27,7 +27,10 @@ those parameters, or a constant):
 
 MatMulInteger and ConvInteger (int32 accumulators without scales) have no int8 form in irc
 that is bit-exact with onnxruntime, nor do blocked or 4-bit / float8 quantization: such nodes
-stay generic ops (NotExpressible). So does every node that reads the integers of a quantized
+stay generic ops (NotExpressible). The com.microsoft QLinear ops irc has no int8 op for
+(QLinearMul, QLinearSigmoid, QLinearLeakyRelu, QLinearSoftmax, QLinearReduceMean, QLinearWhere)
+are generic ops whose result is typed quantized from their output scale and zero point, so the
+int8 ops that read them stay int8. So does every node that reads the integers of a quantized
 value other than the ops above and the data-movement ops (`reads_quantized_integers`): a
 generic op sees a quantized operand as its stored integers, which is what the ONNX node meant.
 """
@@ -56,8 +59,14 @@ MOVEMENT_NODES = frozenset({"Reshape", "Flatten", "Transpose", "Squeeze", "Unsqu
 """ONNX ops that only move integers: their IR op on a quantized operand keeps its type, which
 is what the ONNX node does to the stored integers."""
 
+TYPED_GENERIC = {f"{MS}:QLinearMul": (6, 7), f"{MS}:QLinearSigmoid": (3, 4), f"{MS}:QLinearLeakyRelu": (3, 4),
+                 f"{MS}:QLinearSoftmax": (3, 4), f"{MS}:QLinearReduceMean": (3, 4), f"{MS}:QLinearWhere": (7, 8)}
+"""com.microsoft QLinear ops irc has no int8 op for, with the inputs that hold their result's
+scale and zero point: they stay generic ops, their result typed quantized from those."""
+
 QUANT_NODES = frozenset({"DequantizeLinear", "QLinearConv", "QLinearMatMul", f"{MS}:QGemm", f"{MS}:QLinearAdd",
-                         f"{MS}:QLinearConcat", f"{MS}:QLinearAveragePool", f"{MS}:QLinearGlobalAveragePool"})
+                         f"{MS}:QLinearConcat", f"{MS}:QLinearAveragePool", f"{MS}:QLinearGlobalAveragePool",
+                         *TYPED_GENERIC})
 
 
 def reads_quantized_integers(node: onnx.NodeProto, values: dict[str, Value]) -> str | None:
@@ -372,3 +381,29 @@ def import_qlinear_average_pool(ctx, node):
 @importer(f"{MS}:QLinearGlobalAveragePool")
 def import_qlinear_global_average_pool(ctx, node):
     return _pool(ctx, "GlobalAveragePool")
+
+
+# -- QLinear ops without an int8 op in irc ----------------------------------------------------------
+
+def _register_typed_generic(key: str, params: tuple[int, int]) -> None:
+    @importer(key)
+    def import_typed_generic(ctx, node):
+        """The node as a generic op (it reads its operands' stored integers); its result is
+        typed quantized from the node's output scale and zero point when they are constants."""
+        from ..generic_import import import_generic
+
+        qt = None
+        scale_i, zp_i = params
+        if ctx.const(scale_i) is not None and (not ctx.has_input(zp_i) or ctx.const(zp_i) is not None):
+            zp = ctx.const(zp_i) if ctx.has_input(zp_i) else None
+            dtype = zp.dtype if zp is not None else np.dtype(np.uint8)
+            qt = quant_params(ctx, scale_i, zp_i, storage_of(ctx, dtype, ("u8", "i8"), "the result"), (), None, "result")
+        import_generic(ctx.importer, node, "irc has no int8 op that computes it as onnxruntime does")
+        op = ctx.graph.ops[-1]
+        if qt is not None and len(op.results) == 1 and op.result.type.element == qt.storage:
+            op.result.type = op.result.type.with_element(qt)
+        return list(op.results)
+
+
+for _key, _params in TYPED_GENERIC.items():
+    _register_typed_generic(_key, _params)
