@@ -302,3 +302,35 @@ def test_int8_ops_around_a_qlinear_op_irc_has_no_kernel_for_stay_int8():
     assert kinds == ["conv", "com.microsoft.QLinearSigmoid", "com.microsoft.QLinearMul", "conv"], kinds
     assert all(op.result.type.is_quantized for op in graph.ops if op.name in kinds)
     assert_runs_like_onnxruntime(model, {"x": RNG.standard_normal((1, 3, 6, 6)).astype(np.float32)})
+
+
+def test_fake_quantized_float_weights_fold_into_quantized_constants():
+    """A quantization-aware-trained export: float weights through QuantizeLinear ->
+    DequantizeLinear (import folds the QuantizeLinear of the constant, so the DequantizeLinear
+    reads stored integers), activations through Q -> DQ. The conv with a quantized bias becomes
+    an int8 conv; the one whose bias stayed float stays float, as onnxruntime leaves it."""
+    w = (RNG.standard_normal((4, 2, 3, 3)) * 0.3).astype(np.float32)
+    w_scales = (np.abs(w).reshape(4, -1).max(axis=1) / 127).astype(np.float32)
+    bias_q = RNG.integers(-200, 200, 4).astype(np.int32)
+    nodes = [helper.make_node("QuantizeLinear", ["w", "ws", "wz"], ["w_q"], axis=0),
+             helper.make_node("DequantizeLinear", ["w_q", "ws", "wz"], ["w_dq"], axis=0),
+             helper.make_node("DequantizeLinear", ["b_q", "bs"], ["b_dq"], axis=0),
+             helper.make_node("QuantizeLinear", ["x", "xs", "xz"], ["x_q"]),
+             helper.make_node("DequantizeLinear", ["x_q", "xs", "xz"], ["x_dq"]),
+             helper.make_node("Conv", ["x_dq", "w_dq", "b_dq"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("QuantizeLinear", ["c", "ys", "yz"], ["c_q"]),
+             helper.make_node("DequantizeLinear", ["c_q", "ys", "yz"], ["y"]),
+             helper.make_node("Conv", ["x_dq", "w_dq", "bf"], ["d"], pads=[1, 1, 1, 1]),
+             helper.make_node("QuantizeLinear", ["d", "ys", "yz"], ["d_q"]),
+             helper.make_node("DequantizeLinear", ["d_q", "ys", "yz"], ["z"])]
+    inits = _qop_inputs([("w", w), ("ws", w_scales), ("wz", np.zeros(4, np.int8)), ("b_q", bias_q),
+                         ("bs", (np.float32(0.02) * w_scales).astype(np.float32)), ("xs", np.float32(0.02)),
+                         ("xz", np.uint8(128)), ("ys", np.float32(0.03)), ("yz", np.uint8(128)),
+                         ("bf", np.linspace(-1, 1, 4).astype(np.float32))])
+    model = _model(nodes, [_vi("x", T.FLOAT, [1, 2, 7, 7])], [_vi("y", T.FLOAT, [1, 4, 7, 7]),
+                                                              _vi("z", T.FLOAT, [1, 4, 7, 7])], inits)
+    graph = import_onnx(model)
+    convs = [op for op in graph.ops if op.name == "conv"]
+    assert [str(op.result.type) for op in convs] == ["tensor<1x4x7x7x!q.u8<0.03:128>>", "tensor<1x4x7x7xf32>"]
+    assert str(convs[0].operands[1].type).startswith("tensor<4x2x3x3x!q.i8<axis=0, [")
+    assert_runs_like_onnxruntime(model, {"x": RNG.standard_normal((1, 2, 7, 7)).astype(np.float32)})
