@@ -89,8 +89,12 @@ def reads_quantized_integers(node: onnx.NodeProto, values: dict[str, Value]) -> 
 
 # -- parameters -----------------------------------------------------------------------------------
 
-def storage_of(ctx, dtype: np.dtype, storages: tuple[str, ...], what: str) -> str:
+def storage_of(ctx, dtype: np.dtype | None, storages: tuple[str, ...], what: str) -> str:
     element = NUMPY_TO_ELEMENT.get(np.dtype(dtype)) if dtype is not None else None
+    if element is None:
+        # no generic op can hold such a tensor either
+        raise ctx.error(f"{what} is of type {dtype if dtype is not None else 'unknown'}, which irc's IR has no "
+                        "element type for (4-bit, 2-bit and float8 tensors are not supported)")
     if element not in storages:
         raise ctx.unsupported(f"{what} is of type {dtype}; irc's quantized types store {', '.join(storages)}")
     return element
@@ -216,7 +220,10 @@ def import_quantize(ctx, node):
     if zp is not None:
         dtype = zp.dtype
     elif out:
-        dtype = onnx.helper.tensor_dtype_to_np_dtype(out) if out in onnx.TensorProto.DataType.values() else None
+        try:
+            dtype = onnx.helper.tensor_dtype_to_np_dtype(out)
+        except (KeyError, ValueError):
+            dtype = None
     else:
         dtype = np.dtype(np.uint8)
     storage = storage_of(ctx, dtype, Q_STORAGES, "the quantized result")
