@@ -43,7 +43,7 @@ import numpy as np
 import onnx
 
 from irc.ir.graph import INLINE_LIMIT
-from irc.ir.types import QUANT_STORAGE_RANGE, NUMPY_TO_ELEMENT, QuantType, TensorType
+from irc.ir.types import NUMPY_TO_ELEMENT, QuantType, TensorType
 from irc.ir.value import Value
 
 from ..registry import IMPORTERS, importer
@@ -117,7 +117,7 @@ def quant_params(ctx, scale_i: int, zp_i: int, storage: str, shape, axis_attr: i
         raise ctx.unsupported(f"the {what} scale is {scale.dtype}; irc's quantized types have float32 scales")
     if zp is not None:
         if NUMPY_TO_ELEMENT.get(zp.dtype) != storage:
-            raise ctx.unsupported(f"the {what} zero point is {zp.dtype}, the data {storage}")
+            raise ctx.unsupported(f"the {what} zero point is {zp.dtype} but the {what} is {storage}")
         if zp.size != scale.size:
             raise ctx.error(f"the {what} zero point has shape {list(zp.shape)}, its scale {list(scale.shape)}")
     if scale.ndim > 1 or ctx.attr("block_size", 0):
@@ -126,9 +126,6 @@ def quant_params(ctx, scale_i: int, zp_i: int, storage: str, shape, axis_attr: i
     zps = (zp.astype(np.int64).ravel() if zp is not None else np.zeros(scales.shape, np.int64))
     if not np.all(np.isfinite(scales) & (scales > 0)):
         raise ctx.unsupported(f"the {what} scale {_preview(scales)} is not positive and finite everywhere")
-    lo, hi = QUANT_STORAGE_RANGE[storage]
-    if np.any(zps < lo) or np.any(zps > hi):
-        raise ctx.error(f"the {what} zero point {_preview(zps)} lies outside the {storage} range")
     if scale.ndim == 0 or scales.size == 1:
         return QuantType.per_tensor(storage, float(scales[0]), int(zps[0]))
     rank = len(shape)
