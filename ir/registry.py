@@ -51,8 +51,15 @@ class Signature:
 
     def has(self, key: str) -> bool:
         """Whether the operand or attribute `key` is present."""
-        if key in self.defn.attrs:
-            return key in self.attrs
+        if key in self.defn.attrs and key in self.attrs:
+            return True
+        if key in self.defn.operand_names:
+            return self.defn.operand_index(key, len(self.types)) is not None
+        return False
+
+    def has_operand(self, key: str) -> bool:
+        """Whether the operand `key` is present (a parameter may be named as both an attribute
+        and an operand: given at compile time or computed at run time)."""
         return self.defn.operand_index(key, len(self.types)) is not None
 
     def __getitem__(self, key: str) -> TensorType:
@@ -82,6 +89,13 @@ class OpDef:
     family: str = ""
     traits: frozenset[str] = field(default_factory=frozenset)
     """Properties passes read: 'elementwise', 'data_movement', 'commutative', 'pure'."""
+    shape_params: tuple[str, ...] = ()
+    """Parameters given as attributes when known at compile time, else as i64 operands of the
+    same name (reshape's shape, slice's starts/ends/axes/steps); `fold` turns constant operands
+    into the attributes."""
+    from_types: Callable[[Signature], "object | None"] | None = None
+    """The result (a numpy array) when the operand types alone determine it (shape, size of a
+    static tensor), else None; `fold` replaces such an op by a constant."""
 
     def __post_init__(self) -> None:
         seen_optional = False
@@ -171,12 +185,13 @@ OP_REGISTRY: dict[str, OpDef] = {}
 def define_op(name: str, *, operands: Sequence[str], infer: Callable[[Signature], list[TensorType]],
               attrs: dict[str, AttrSpec] | None = None, verify: Callable[[Signature], None] | None = None,
               results: int | Callable[[Signature], int] = 1, doc: str = "", family: str = "",
-              traits: Sequence[str] = ()) -> OpDef:
+              traits: Sequence[str] = (), shape_params: Sequence[str] = (),
+              from_types: Callable[[Signature], object] | None = None) -> OpDef:
     """Declare an op kind and add it to the registry (a name may be declared once)."""
     if name in OP_REGISTRY:
         raise ValueError(f"op {name!r} is declared twice")
     defn = OpDef(name, tuple(operands), dict(attrs or {}), infer, verify, results, doc, family,
-                 frozenset(traits))
+                 frozenset(traits), tuple(shape_params), from_types)
     OP_REGISTRY[name] = defn
     return defn
 

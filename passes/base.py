@@ -48,6 +48,8 @@ class PassContext:
     stats     what passes report (pass name -> {statistic: value}), shown by the driver
     budget    an accuracy budget (irc.passes.budget.AccuracyBudget): the pass manager then runs
               `quantize` through the budget search, and the search's result lands in it
+    sample_batch  the first calibration batch (a few samples, checked and cast), kept by
+              `calibrate` for drivers that check the model they emit
     """
 
     calib: Any = None
@@ -56,6 +58,7 @@ class PassContext:
     extras: dict[str, Any] = field(default_factory=dict)
     stats: dict[str, dict[str, Any]] = field(default_factory=dict)
     budget: Any = None
+    sample_batch: dict[str, Any] | None = None
 
     def record(self, pass_name: str, key: str, value: Any) -> None:
         self.stats.setdefault(pass_name, {})[key] = value

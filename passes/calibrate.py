@@ -38,6 +38,15 @@ def observed_values(graph: Graph) -> list[Value]:
     return out
 
 
+SAMPLE_BATCH = 8
+"""Samples of the first calibration batch kept in PassContext.sample_batch."""
+
+
+def sample_of(feeds: dict, fixed: bool) -> dict:
+    """The first SAMPLE_BATCH samples of a batch (all of it when the graph fixes its batch size)."""
+    return {k: (v if fixed else v[:SAMPLE_BATCH]).copy() for k, v in feeds.items()}
+
+
 def _progress(ctx: PassContext, total: int | None):
     if ctx.quiet or not sys.stderr.isatty():
         return None
@@ -109,6 +118,8 @@ class Calibrate(Pass):
         batches = 0
         try:
             for feeds in stream:
+                if ctx.sample_batch is None:
+                    ctx.sample_batch = sample_of(feeds, stream.fixed)
                 if hist:
                     evaluator.stream(graph, feeds, values, lambda v, a: observers[v].update(a))
                 else:

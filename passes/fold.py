@@ -13,6 +13,14 @@ per-channel constant; passes/affine.py) right after a conv or gemm whose only re
 
 For batch_norm, k = scale / sqrt(var + eps) and c = bias - mean * k.
 
+Shape folding: an op whose operand types alone give its result (`from_types` in the op's
+declaration: shape and size of a static tensor) becomes a constant, and a shape-like parameter
+given as an operand (`shape_params`: reshape's shape, slice's bounds, ...) that is a constant
+becomes the attribute:
+
+    shape(x : tensor<2x3xf32>)   ->  const [2, 3]
+    reshape(x, const [6, -1])    ->  reshape(x) {shape=[6, -1]}
+
 Constants that become unused are removed.
 """
 
@@ -23,43 +31,106 @@ from typing import ClassVar
 
 import numpy as np
 
+from irc.ir.generic import is_foldable, is_generic_name
 from irc.ir.graph import INLINE_LIMIT, Graph
 from irc.ir.op import Op
+from irc.ir.registry import VerifyError
+from irc.ir.types import types_compatible
 
 from .affine import AFFINE_OPS, channel_affine
-from .base import Pass, PassContext, register_pass
+from .base import Pass, PassContext, PassError, register_pass
 from .dce import remove_dead_ops
 from .evaluate import evaluate_op
 
 NEVER_FOLD = {"const", "quantize", "dequantize"}
 
 
+def _from_types(op: Op) -> list[np.ndarray] | None:
+    """The result of `op` when its declaration derives it from the operand types alone."""
+    defn = op.defn
+    if defn is None or defn.from_types is None:
+        return None
+    value = defn.from_types(defn.signature([v.type for v in op.operands], op.attrs))
+    return None if value is None else [value]
+
+
+def _foldable(op: Op) -> bool:
+    return is_foldable(op) if is_generic_name(op.name) else op.name not in NEVER_FOLD
+
+
 def fold_constants(graph: Graph, max_elements: int = 1 << 24) -> int:
-    """Replace every op with constant operands by constants; returns how many were folded.
+    """Replace every op with constant operands (or whose result its operand types give) by
+    constants; returns how many were folded.
 
     Results larger than `max_elements` stay computed (folding would bloat the weights).
     """
     folded = 0
     for op in list(graph.ops):
-        if op.name in NEVER_FOLD or not op.operands or op.graph is None:
+        if not op.operands or op.graph is None or not _foldable(op):
             continue
-        arrays = [graph.const_value(v) for v in op.operands]
-        if any(a is None for a in arrays):
+        outs = _from_types(op)
+        if outs is None:
+            arrays = [graph.const_value(v) for v in op.operands]
+            if any(a is None for a in arrays):
+                continue
+            if any(r.type.numel is not None and r.type.numel > max_elements for r in op.results):
+                continue
+            outs = evaluate_op(op, arrays)
+        outs = [np.asarray(a, dtype=r.type.dtype) for r, a in zip(op.results, outs)]
+        if any(a.size > max_elements for a in outs):
             continue
-        if any(r.type.numel is None or r.type.numel > max_elements for r in op.results):
-            continue
-        outs = evaluate_op(op, arrays)
         new_values = []
         for r, arr in zip(op.results, outs):
-            arr = np.asarray(arr, dtype=r.type.dtype).reshape(r.type.static_shape())
+            # a result whose type left dims open (a generic op, nonzero) gets the array's shape
+            t = r.type if r.type.is_static else r.type.with_shape(arr.shape)
+            if not types_compatible(t, r.type):
+                raise PassError(f"pass 'fold': {op.name} {op.label} computed a result of shape "
+                                f"{list(arr.shape)}, but it is typed {r.type}")
+            arr = arr.reshape(t.static_shape())
             new_values.append(graph.const(arr, r.name or "folded", inline=arr.size <= INLINE_LIMIT,
-                                          type=r.type, before=op))
+                                          type=t, before=op))
         names = [r.name for r in op.results]
         graph.replace_op(op, new_values)
         for v, n in zip(new_values, names):
             v.name = n
         folded += 1
     return folded
+
+
+def fold_shape_params(graph: Graph) -> int:
+    """Turn constant shape-like operands into the attributes their declaration names."""
+    folded = 0
+    for op in list(graph.ops):
+        params = op.defn.shape_params if op.defn is not None else ()
+        if not params or op.graph is None:
+            continue
+        given = [(k, op.operand(k)) for k in params if op.operand(k) is not None]
+        if not given or any(graph.const_value(v) is None for _, v in given):
+            continue
+        keep = [v for v in op.operands if all(v is not p for _, p in given)]
+        attrs = dict(op.attrs)
+        for k, v in given:
+            attrs[k] = tuple(int(x) for x in np.asarray(graph.const_value(v)).reshape(-1))
+        defn = op.defn
+        try:  # the attribute form must give a type the declared one fits
+            inferred = defn.infer_types([v.type for v in keep], defn.normalize_attrs(attrs))
+        except VerifyError:
+            continue
+        if any(not types_compatible(r.type.with_element(t.element), t) for r, t in zip(op.results, inferred)):
+            continue
+        op.attrs = defn.normalize_attrs(attrs)
+        op.set_operands(keep)
+        for r, t in zip(op.results, inferred):
+            r.type = _more_precise(r.type, t)
+        folded += 1
+    return folded
+
+
+def _more_precise(declared, inferred):
+    """`declared` with its unknown dims filled in where `inferred` knows them."""
+    if declared.shape is None or inferred.shape is None or len(declared.shape) != len(inferred.shape):
+        return declared
+    return declared.with_shape(d if d is not None else i for d, i in zip(declared.shape, inferred.shape))
 
 
 def _fold_into_conv(graph: Graph, conv: Op, aff: Op, k: np.ndarray, c: np.ndarray) -> bool:
@@ -148,8 +219,10 @@ class Fold(Pass):
 
     def run(self, graph: Graph, ctx: PassContext) -> bool:
         n_const = fold_constants(graph, self.max_elements)
+        n_params = fold_shape_params(graph)
         n_bn = fold_affine_ops(graph) if self.batch_norm else 0
         removed = remove_dead_ops(graph, ("const",))
         ctx.record(self.name, "ops folded", n_const)
+        ctx.record(self.name, "shape operands made attributes", n_params)
         ctx.record(self.name, "affine ops folded", n_bn)
-        return bool(n_const or n_bn or removed)
+        return bool(n_const or n_params or n_bn or removed)

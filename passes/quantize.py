@@ -107,7 +107,8 @@ class _Plan:
     def treatment(self, op: Op) -> str | None:
         g = self.graph
         if op.name in MOVEMENT and op.operands and id(op.operands[0]) in self.types:
-            if op.name == "gather" or len(op.operands) == 1:
+            # the other operands are indices or run-time shape parameters (integers)
+            if all(not v.type.is_float for v in op.operands[1:]):
                 return "movement"
             return None
         if op.name in ACTIVATIONS and id(op.operands[0]) in self.types:
@@ -180,7 +181,7 @@ def _rewrite(plan: _Plan) -> dict[str, int]:
         if treatment == "compute":
             _quantize_weights(g, op, plan, quantized(op.operands[0], op))
         else:
-            n = 1 if treatment == "movement" and op.name == "gather" else len(op.operands)
+            n = 1 if treatment == "movement" and op.name != "concat" else len(op.operands)
             for i in range(n):
                 op.set_operand(i, quantized(op.operands[i], op))
         for r in op.results:

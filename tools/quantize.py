@@ -5,7 +5,10 @@
     print(result.summary())
 
 Runs import, the default pipeline (fold, fuse, dce, calibrate, quantize) and the onnx-qdq
-backend, timing each stage.
+backend, timing each stage, then checks what it wrote: onnxruntime loads the int8 model with its
+default session options and runs the first calibration batch, compared output by output with the
+fp32 model (backends/onnx/ort_check.py). A model onnxruntime refuses, or that runs to NaN, raises
+OutputRejected (an IRError holding the model).
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ class QuantizeResult:
     warnings: list[str] = field(default_factory=list)
     budget: Any = None
     """The accuracy-budget result (irc.passes.budget_result.BudgetResult) when a budget was given."""
+    check: Any = None
+    """How onnxruntime ran the written model (irc.backends.onnx.ort_check.EmittedCheck)."""
 
     @property
     def model_bytes(self) -> int:
@@ -70,6 +75,7 @@ class QuantizeResult:
             "timings": {k: round(v, 4) for k, v in self.timings},
             "stats": _jsonable(self.stats),
             "warnings": self.warnings,
+            **({"check": self.check.to_json()} if self.check is not None else {}),
             **({"budget": _budget_json(self.budget)} if self.budget is not None else {}),
         }
 
@@ -87,6 +93,8 @@ class QuantizeResult:
         total = sum(t for _, t in self.timings) or 1e-9
         lines.append("time: " + ", ".join(f"{k} {t:.2f} s ({100 * t / total:.0f}%)" for k, t in self.timings)
                      + f"; total {total:.2f} s")
+        if self.check is not None:
+            lines.append(self.check.summary())
         return "\n".join(lines)
 
 
@@ -150,21 +158,24 @@ def calibration_source(calib: Any, graph: Graph, limit: int | None = None, prepr
                   f"not {type(calib).__name__}")
 
 
-def load_model(model: Any) -> tuple[Graph, int | None]:
-    """(graph, size in bytes of the source model) from a path, an onnx.ModelProto or a Graph."""
+def load_model(model: Any, input_shapes: Mapping | None = None) -> tuple[Graph, int | None]:
+    """(graph, size in bytes of the source model) from a path, an onnx.ModelProto or a Graph;
+    `input_shapes` fixes an ONNX model's input dims before import."""
     from irc.backends.onnx import import_onnx
 
+    if input_shapes and (isinstance(model, Graph) or Path(str(model)).suffix == ".ir"):
+        raise IRError("input shapes can be fixed for ONNX models only (an IR graph's types are its own)")
     if isinstance(model, Graph):
         return model, None
     if isinstance(model, onnx.ModelProto):
-        return import_onnx(model), model.ByteSize()
+        return import_onnx(model, input_shapes=input_shapes), model.ByteSize()
     path = Path(model)
     if path.suffix == ".ir":
         from irc.ir import load_ir
 
         return load_ir(path), None
     size = path.stat().st_size if path.is_file() else None
-    return import_onnx(path), size
+    return import_onnx(path, input_shapes=input_shapes), size
 
 
 def refuse_quantized(graph: Graph, model: Any) -> None:
@@ -189,7 +200,8 @@ def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str
              on_stage: Callable[[str], None] | None = None, val: Any = None, max_drop: str | float | None = None,
              metric: str | None = None, val_limit: int | None = None, val_preprocess: str | None = None,
              val_labels_file: str | None = None, detection: str | None = None, objective: str = "fewest-ops",
-             sensitivity: str = "auto", ranking_samples: int = 64) -> QuantizeResult:
+             sensitivity: str = "auto", ranking_samples: int = 64, check: bool = True,
+             input_shapes: Mapping[str | None, Any] | None = None) -> QuantizeResult:
     """Quantize `model` (path, onnx.ModelProto or Graph) with calibration data `calib`.
 
     calib: an .npz path / image folder / VOC root, a dict {input name: array with a leading
@@ -199,6 +211,11 @@ def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str
     (0.01: absolute, in metric units; "1%": relative to fp32), ops go back to fp32 until the
     metric (`metric`, default top1 / map / agreement with fp32) drops by at most that much;
     `result.budget` tells how it went (specs/accuracy-budget.md).
+
+    check: load the written model in onnxruntime and compare it with the fp32 model on the first
+    calibration batch (result.check); raises OutputRejected when onnxruntime refuses it.
+    input_shapes: {input name: dims} fixed before import ("1x3x640x640" strings or tuples; the
+    name None for a one-input model), so that the model's shape code folds.
     """
     from irc.backends.onnx.qdq import export_qdq
     from irc.passes import PassContext, PassManager
@@ -211,9 +228,10 @@ def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str
         return time.perf_counter()
 
     t = stage("import")
-    graph, source_bytes = load_model(model)
-    timings.append(("import", time.perf_counter() - t))
+    graph, source_bytes = load_model(model, input_shapes)
     refuse_quantized(graph, model)
+    reference = float_reference(model, graph) if check else None
+    timings.append(("import", time.perf_counter() - t))
 
     if pipeline is None:
         skip_opt = f" skip={','.join(skip)}" if skip else ""
@@ -243,7 +261,47 @@ def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str
     t = stage("emit")
     warnings: list[str] = []
     qdq = export_qdq(graph, warn=warnings.append)
-    onnx.checker.check_model(qdq)
     timings.append(("emit", time.perf_counter() - t))
+    report = None
+    if check:
+        t = stage("check")
+        from irc.backends.onnx.ort_check import check_emitted
+
+        report = check_emitted(qdq, ctx.sample_batch, reference, "the int8 model")
+    else:
+        from irc.backends.onnx.ort_check import check_onnx_rules
+
+        check_onnx_rules(qdq, "the int8 model")
+        timings.append(("check", time.perf_counter() - t))
     budget = ctx.budget.result if ctx.budget is not None else None
-    return QuantizeResult(graph, qdq, ctx.stats, timings, source_bytes, warnings, budget)
+    return QuantizeResult(graph, qdq, ctx.stats, timings, source_bytes, warnings, budget, report)
+
+
+def float_reference(model: Any, graph: Graph) -> Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]]:
+    """Runs the fp32 model in onnxruntime (default session options): the user's ONNX file when
+    there is one and onnxruntime runs it, else the ONNX form of the graph as imported (before any
+    pass runs)."""
+    from irc.backends.onnx.ort_check import default_session
+
+    from irc.backends.onnx import export_onnx, load_onnx
+    from irc.passes.clone import clone_graph
+
+    user = model if isinstance(model, onnx.ModelProto) else (
+        None if isinstance(model, Graph) or Path(model).suffix == ".ir" else load_onnx(model))
+    as_imported = clone_graph(graph)[0]  # the passes change `graph` in place
+
+    def run_on(source: onnx.ModelProto, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        session = default_session(source)
+        names = [o.name for o in session.get_outputs()]
+        wanted = {i.name for i in session.get_inputs()}
+        return dict(zip(names, session.run(None, {k: v for k, v in feeds.items() if k in wanted})))
+
+    def run(feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if user is not None:
+            try:
+                return run_on(user, feeds)
+            except Exception:
+                pass  # e.g. inputs declared with dim 0 for "dynamic", which onnxruntime takes literally
+        return run_on(export_onnx(as_imported), feeds)
+
+    return run

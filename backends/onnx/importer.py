@@ -46,7 +46,7 @@ from irc.ir.types import NUMPY_TO_ELEMENT, TensorType
 from irc.ir.value import Value
 
 from .generic_import import import_generic
-from .inferred_types import ELEMENT_TO_ONNX, ONNX_TO_ELEMENT, InferredTypes, type_from_proto
+from .inferred_types import ELEMENT_TO_ONNX, ONNX_TO_ELEMENT, InferredTypes, refine, type_from_proto
 from .registry import CANONICAL_OPSET, IMPORTERS, load_converters
 
 ALIAS_OPS = {"Identity", "Dropout"}
@@ -405,7 +405,9 @@ class _Importer:
 
     def _convert_declared(self, node: onnx.NodeProto, converter) -> None:
         ctx = ImportContext(self, node)
+        first = len(self.graph.ops)
         results = converter(ctx, node)
+        made = {id(r) for op in self.graph.ops[first:] for r in op.results}
         for i, name in enumerate(node.output):
             if not name:
                 continue
@@ -416,6 +418,8 @@ class _Importer:
             v = results[i]
             if v.name is None:  # a new result: it carries the ONNX tensor name
                 v.name = name
+            if id(v) in made:  # dims the type rule leaves open, shape inference may know
+                v.type = refine(v.type, self.types.lookup(name))
             self.values[name] = v
 
 
@@ -435,10 +439,14 @@ def _constant_value(node: onnx.NodeProto) -> np.ndarray:
     raise IRError(f"Constant node {node.name!r}: attribute {a.name} is not supported")
 
 
-def import_onnx(source: str | os.PathLike | onnx.ModelProto, name: str = "main", fuse_qdq: bool = True) -> Graph:
-    """Lower an ONNX model (path or ModelProto) into a verified IR graph; with `fuse_qdq`,
-    DequantizeLinear -> op -> QuantizeLinear groups become int8 ops (passes/fuse_qdq.py)."""
-    model = canonicalize_opset(load_onnx(source))
+def import_onnx(source: str | os.PathLike | onnx.ModelProto, name: str = "main",
+                input_shapes: dict | None = None, fuse_qdq: bool = True) -> Graph:
+    """Lower an ONNX model (path or ModelProto) into a verified IR graph; `input_shapes`
+    ({input name: dims}, backends/onnx/input_shapes.py) fixes input dims before import; with
+    `fuse_qdq`, DequantizeLinear -> op -> QuantizeLinear groups become int8 ops (passes/fuse_qdq.py)."""
+    from .input_shapes import specialize_inputs
+
+    model = canonicalize_opset(specialize_inputs(load_onnx(source), input_shapes or {}))
     importer = _Importer(model, name)
     graph = importer.run()
     graph.import_notes = importer.generic_notes

@@ -6,8 +6,9 @@ dims), then, for the tensors it leaves untyped (ops of other domains, such as co
 the types onnxruntime's own graph resolution gives the top-level graph's tensors.
 
 Dimensions: a `dim_value` is a size and a `dim_param` a symbolic dim; a dim with neither, or a
-negative size (some converters write -1 for "dynamic"), is unknown. A tensor type without a
-shape is unranked.
+negative size (some converters write -1 for "dynamic"), is unknown, and so is a name onnx's
+inference made up for a dim it could not tell (`unk__0`, ...). A tensor type without a shape is
+unranked.
 """
 
 from __future__ import annotations
@@ -42,9 +43,11 @@ def element_of(elem_type: int, what: str) -> str:
     return element
 
 
-def type_from_proto(tp: onnx.TypeProto, what: str, zero_is_unknown: bool = False) -> TensorType:
+def type_from_proto(tp: onnx.TypeProto, what: str, zero_is_unknown: bool = False,
+                    inferred: bool = False) -> TensorType:
     """The IR type of an ONNX tensor type. `zero_is_unknown`: a dim of size 0 means "unknown"
-    (how some converters write the dims of graph inputs)."""
+    (how some converters write the dims of graph inputs). `inferred`: the type comes from onnx's
+    shape inference, whose made-up names for dims it cannot tell (`unk__0`, ...) mean "unknown"."""
     if not tp.HasField("tensor_type"):
         kind = tp.WhichOneof("value") or "no"
         raise IRError(f"{what} is of {kind.replace('_type', '')} type; irc's IR holds tensors only")
@@ -56,7 +59,7 @@ def type_from_proto(tp: onnx.TypeProto, what: str, zero_is_unknown: bool = False
     for d in tt.shape.dim:
         if d.HasField("dim_value") and d.dim_value >= 0 and not (zero_is_unknown and d.dim_value == 0):
             dims.append(int(d.dim_value))
-        elif d.HasField("dim_param") and d.dim_param:
+        elif d.HasField("dim_param") and d.dim_param and not (inferred and d.dim_param.startswith("unk__")):
             dims.append(d.dim_param)
         else:
             dims.append(None)
@@ -105,18 +108,25 @@ class InferredTypes:
         """The tensors onnx's inference types, as IR types (those irc can express)."""
         for name, tp in self._onnx_types().items():
             try:
-                yield name, type_from_proto(tp, name)
+                yield name, type_from_proto(tp, name, inferred=True)
             except (IRError, ValueError):
                 continue
 
-    def known(self, name: str) -> bool:
-        return name in self._onnx_types() or name in self._ort_types()
+    def lookup(self, name: str) -> TensorType | None:
+        """onnx's type of tensor `name` as an IR type, or None (never asks onnxruntime)."""
+        tp = self._onnx_types().get(name)
+        if tp is None:
+            return None
+        try:
+            return type_from_proto(tp, name, inferred=True)
+        except (IRError, ValueError):
+            return None
 
     def get(self, name: str, what: str) -> TensorType:
         """The type of tensor `name` (`what` names it in errors)."""
         tp = self._onnx_types().get(name)
         if tp is not None:
-            t = type_from_proto(tp, what)
+            t = type_from_proto(tp, what, inferred=True)
             if t.shape is not None or name not in self._ort_types():
                 return t
         found = self._ort_types().get(name)
@@ -156,3 +166,14 @@ class InferredTypes:
             except Exception as e:
                 self._ort_error = " ".join(str(e).split())[:300]
         return self._ort
+
+
+def refine(declared: TensorType, inferred: TensorType | None) -> TensorType:
+    """`declared` with the dims it leaves unknown filled in from `inferred` (sizes or symbolic
+    dims of shape inference), when both have one rank and the same plain element type."""
+    if (inferred is None or declared.shape is None or inferred.shape is None
+            or len(declared.shape) != len(inferred.shape) or declared.storage != inferred.storage):
+        return declared
+    if all(d is not None or i is None for d, i in zip(declared.shape, inferred.shape)):
+        return declared
+    return declared.with_shape(d if d is not None else i for d, i in zip(declared.shape, inferred.shape))

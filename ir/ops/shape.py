@@ -8,8 +8,18 @@
     %y = gather(%table, %ids) {axis=0} : tensor<...>
     %s = shape(%x) : tensor<4xi64>
 
-Every shape-like ONNX input (shape, axes, starts/ends, split sizes, repeats) is an attribute
-here; the importer requires it to be known at import. Ops that only move or select elements
+A shape-like parameter (reshape's and expand's shape, slice's starts/ends/axes/steps, tile's
+repeats) is an attribute when it is known at compile time, and otherwise an i64 operand of the
+same name computed at run time (MLIR's tensor.reshape takes its shape that way):
+
+    %y = reshape(%x) {shape=[0, 4, -1, 24]} : tensor<[b]x4x?x24xf32>
+    %y = reshape(%x, %target) : tensor<[b]x4x?x24xf32>          (target : tensor<4xi64>)
+
+The type rule of the operand form knows what the operand's type says (its length gives the
+rank); the importer declares more precise result types where shape inference knows them, and
+`fold` turns a constant operand back into the attribute. Other shape-like ONNX inputs (split
+sizes, squeeze axes) must be known at import (else the node stays a generic op). Ops that only
+move or select elements
 carry the trait "data_movement": their result has the element type of their data operand,
 quantized types included (the quantization parameters are shared, never changed). A per-axis
 quantized operand passes only when its axis survives the op (transpose, squeeze, ... move it).
@@ -24,6 +34,8 @@ from __future__ import annotations
 
 from collections import Counter
 from typing import Callable, Sequence
+
+import numpy as np
 
 from ..registry import Signature, VerifyError, attr, define_op
 from ..types import Dim, QuantType, TensorType
@@ -89,6 +101,26 @@ def norm_axes(axes: Sequence[int], rank: int, what: str) -> list[int]:
 
 def _keep_if_untouched(touched: set[int]) -> Callable[[int], int | None]:
     return lambda a: None if a in touched else a
+
+
+def run_time(s: Signature, *keys: str) -> bool:
+    """Whether the parameters `keys` are given as operands (run-time values) rather than as
+    attributes; exactly one form, and the same form for all of them, is allowed."""
+    as_operands = [s.has_operand(k) for k in keys]
+    as_attrs = [k in s.attrs for k in keys]
+    if any(as_operands) and any(as_attrs):
+        raise VerifyError(f"{s.defn.name}: {', '.join(keys)} are given as attributes or as operands, not both")
+    for k, given in zip(keys, as_operands):
+        t = s[k] if given else None
+        if t is not None and (t.storage not in INT_ELEMENTS or not t.is_ranked or t.rank != 1):
+            raise VerifyError(f"{s.defn.name}: operand {k} must be a 1-D i32/i64 tensor, got {t}")
+    return any(as_operands)
+
+
+def operand_length(s: Signature, key: str) -> int | None:
+    """The static length of the 1-D operand `key`, if its type says."""
+    n = s[key].shape[0]
+    return n if isinstance(n, int) else None
 
 
 # -- concat / split -------------------------------------------------------------------------------
@@ -209,6 +241,13 @@ def _slice_params(s: Signature) -> list[tuple[int, int, int, int]]:
 
 def _infer_slice(s: Signature):
     x = s["x"]
+    if run_time(s, "starts", "ends", "axes", "steps"):
+        if not (s.has_operand("starts") and s.has_operand("ends")):
+            raise VerifyError("slice with run-time bounds takes starts and ends as operands")
+        return [carry(x, (None,) * x.rank, lambda a: None, "slice")]
+    for k in ("starts", "ends", "axes", "steps"):
+        if k not in s.attrs:
+            raise VerifyError(f"slice needs attribute {k!r}")
     shape = list(x.shape)
     touched = set()
     for axis, start, end, step in _slice_params(s):
@@ -229,10 +268,13 @@ def _infer_slice(s: Signature):
 
 
 define_op(
-    "slice", operands=["x"],
-    attrs={"starts": attr("ints"), "ends": attr("ints"), "axes": attr("ints"), "steps": attr("ints")},
-    infer=_infer_slice, family=FAMILY, traits=MOVE,
-    doc="y = x[..., starts[i] : ends[i] : steps[i] on axis axes[i], ...], bounds clamped as ONNX Slice.")
+    "slice", operands=["x", "starts?", "ends?", "axes?", "steps?"],
+    attrs={"starts": attr("ints", None), "ends": attr("ints", None), "axes": attr("ints", None),
+           "steps": attr("ints", None)},
+    infer=_infer_slice, family=FAMILY, traits=MOVE, shape_params=("starts", "ends", "axes", "steps"),
+    doc="y = x[..., starts[i] : ends[i] : steps[i] on axis axes[i], ...], bounds clamped as ONNX Slice; "
+        "the bounds are attributes, or operands computed at run time (axes default to 0, 1, ..., steps "
+        "to 1).")
 
 
 # -- reshape / flatten ----------------------------------------------------------------------------
@@ -244,6 +286,10 @@ def _verify_reshape(s: Signature) -> None:
     x, shape, allowzero = s["x"], s.attr("shape"), s.attr("allowzero")
     if allowzero not in (0, 1):
         raise VerifyError(f"reshape allowzero must be 0 or 1, got {allowzero}")
+    if run_time(s, "shape"):
+        return
+    if shape is None:
+        raise VerifyError("reshape needs its target shape, as the attribute `shape` or an operand")
     if any(d < -1 for d in shape):
         raise VerifyError(f"reshape target {list(shape)} has a dim below -1")
     if list(shape).count(-1) > 1:
@@ -258,21 +304,29 @@ def _verify_reshape(s: Signature) -> None:
 
 def _infer_reshape(s: Signature):
     x, shape, allowzero = s["x"], s.attr("shape"), s.attr("allowzero")
+    if run_time(s, "shape"):
+        n = operand_length(s, "shape")
+        if n is None:
+            raise VerifyError(f"reshape needs a target of static length to know its rank, got {s['shape']}")
+        return [carry(x, (None,) * n, None, "reshape")]
     out: list = []
+    copied: set[int] = set()  # a copied dim (0) is the same factor on both sides, known or not
     for i, d in enumerate(shape):
         if d == -1:
             out.append(_INFER)
         elif d == 0 and not allowzero:
             out.append(x.shape[i])
+            copied.add(i)
         else:
             out.append(d)
-    given = [d for d in out if d is not _INFER]
+    rest_in = [d for i, d in enumerate(x.shape) if i not in copied]
+    given = [d for i, d in enumerate(out) if d is not _INFER and i not in copied]
     # Cancel names common to both sides; what remains must multiply to the same count.
-    ins, outs = Counter(d for d in x.shape if isinstance(d, str)), Counter(d for d in given if isinstance(d, str))
+    ins, outs = Counter(d for d in rest_in if isinstance(d, str)), Counter(d for d in given if isinstance(d, str))
     common = ins & outs
     in_names, out_names = list((ins - common).elements()), list((outs - common).elements())
-    in_unknown, out_unknown = None in x.shape, None in given
-    in_count = dim_product([d for d in x.shape if isinstance(d, int)])
+    in_unknown, out_unknown = None in rest_in, None in given
+    in_count = dim_product([d for d in rest_in if isinstance(d, int)])
     out_count = dim_product([d for d in given if isinstance(d, int)])
     target = f"reshape cannot give {x} the shape {list(shape)}"
     if _INFER in out:
@@ -296,10 +350,10 @@ def _infer_reshape(s: Signature):
 
 
 define_op(
-    "reshape", operands=["x"], attrs={"shape": attr("ints"), "allowzero": attr("int", 0)},
-    infer=_infer_reshape, verify=_verify_reshape, family=FAMILY, traits=MOVE,
+    "reshape", operands=["x", "shape?"], attrs={"shape": attr("ints", None), "allowzero": attr("int", 0)},
+    infer=_infer_reshape, verify=_verify_reshape, family=FAMILY, traits=MOVE, shape_params=("shape",),
     doc="y = x with dims `shape` (row-major order kept); 0 copies x's dim (unless allowzero=1), "
-        "-1 takes the remaining count.")
+        "-1 takes the remaining count; `shape` is an attribute, or an operand computed at run time.")
 
 
 def _infer_flatten(s: Signature):
@@ -367,7 +421,21 @@ define_op(
 # -- expand / tile --------------------------------------------------------------------------------
 
 def _infer_expand(s: Signature):
-    x, shape = s["x"], list(s.attr("shape"))
+    x = s["x"]
+    if run_time(s, "shape"):
+        n = operand_length(s, "shape")
+        if n is None:
+            raise VerifyError(f"expand needs a shape of static length to know its rank, got {s['shape']}")
+        # a dim of x other than 1 stays (the shape can only be 1 or that dim there)
+        lead = max(n - x.rank, 0)
+        dims = [None] * max(n, x.rank)
+        for a, d in enumerate(x.shape):
+            if d != 1 and d is not None:
+                dims[a + lead] = d
+        return [carry(x, dims, lambda a: a + lead if dims[a + lead] == x.shape[a] else None, "expand")]
+    if s.attr("shape") is None:
+        raise VerifyError("expand needs its shape, as the attribute `shape` or an operand")
+    shape = list(s.attr("shape"))
     if any(d < 0 for d in shape):
         raise VerifyError(f"expand shape {shape} has a negative dim")
     out = broadcast_dims([x.shape, shape])
@@ -380,13 +448,22 @@ def _infer_expand(s: Signature):
 
 
 define_op(
-    "expand", operands=["x"], attrs={"shape": attr("ints")}, infer=_infer_expand,
-    family=FAMILY, traits=MOVE,
-    doc="y = x broadcast (numpy rules) against `shape`; y's shape is broadcast(x.shape, shape).")
+    "expand", operands=["x", "shape?"], attrs={"shape": attr("ints", None)}, infer=_infer_expand,
+    family=FAMILY, traits=MOVE, shape_params=("shape",),
+    doc="y = x broadcast (numpy rules) against `shape`; y's shape is broadcast(x.shape, shape); `shape` "
+        "is an attribute, or an operand computed at run time.")
 
 
 def _infer_tile(s: Signature):
-    x, reps = s["x"], list(s.attr("repeats"))
+    x = s["x"]
+    if run_time(s, "repeats"):
+        n = operand_length(s, "repeats")
+        if n is not None and n != x.rank:
+            raise VerifyError(f"tile needs one repeat count per dim of {x}, got {s['repeats']}")
+        return [carry(x, (None,) * x.rank, lambda a: None, "tile")]
+    if s.attr("repeats") is None:
+        raise VerifyError("tile needs its repeats, as the attribute `repeats` or an operand")
+    reps = list(s.attr("repeats"))
     if len(reps) != x.rank:
         raise VerifyError(f"tile needs one repeat count per dim of {x}, got {reps}")
     if any(r < 0 for r in reps):
@@ -396,9 +473,10 @@ def _infer_tile(s: Signature):
 
 
 define_op(
-    "tile", operands=["x"], attrs={"repeats": attr("ints")}, infer=_infer_tile,
-    family=FAMILY, traits=MOVE,
-    doc="y = x repeated repeats[k] times along each dim k: y[i] = x[i mod x.shape].")
+    "tile", operands=["x", "repeats?"], attrs={"repeats": attr("ints", None)}, infer=_infer_tile,
+    family=FAMILY, traits=MOVE, shape_params=("repeats",),
+    doc="y = x repeated repeats[k] times along each dim k: y[i] = x[i mod x.shape]; `repeats` is an "
+        "attribute, or an operand computed at run time.")
 
 
 # -- gather ---------------------------------------------------------------------------------------
@@ -437,14 +515,22 @@ def _infer_shape(s: Signature):
     return [TensorType((max(0, end - start),), "i64")]
 
 
+def _shape_from_types(s: Signature):
+    x = s["x"]
+    start, end = shape_range(s.attr("start"), s.attr("end"), x.rank)
+    dims = x.shape[start:end]
+    return np.array(dims, dtype=np.int64) if all(isinstance(d, int) for d in dims) else None
+
+
 define_op(
     "shape", operands=["x"], attrs={"start": attr("int", 0), "end": attr("int", None)},
-    infer=_infer_shape, family=FAMILY, traits=["pure"],
+    infer=_infer_shape, family=FAMILY, traits=["pure"], from_types=_shape_from_types,
     doc="y = the dims of x (i64), x.shape[start:end] with ONNX clamping; only for shapes not "
-        "static (static ones fold at import).")
+        "static (static ones fold at import and in `fold`).")
 
 define_op(
     "size", operands=["x"], infer=lambda s: [TensorType((), "i64")], family=FAMILY, traits=["pure"],
+    from_types=lambda s: np.array(s["x"].numel, dtype=np.int64) if s["x"].is_static else None,
     doc="y = the number of elements of x, an i64 scalar.")
 
 

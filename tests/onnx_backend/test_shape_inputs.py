@@ -1,6 +1,6 @@
 """Shape-like parameters known only at run time: fed as graph inputs, or computed from them or
-from run-time shapes. Such nodes import as generic ops, which run like onnxruntime; the rest of
-the graph stays declared IR ops."""
+from run-time shapes. Reshape, Expand, Slice and Tile take them as operands; other such nodes
+import as generic ops. Both run like onnxruntime."""
 
 from __future__ import annotations
 
@@ -49,11 +49,12 @@ def _reshape_clip_model() -> onnx.ModelProto:
                   [_vi("y", TensorProto.FLOAT, None), _vi("w", TensorProto.FLOAT, [5])])
 
 
-def test_parameters_fed_as_inputs_import_as_generic_ops_and_run_like_onnxruntime():
+def test_parameters_fed_as_inputs_are_operands_or_generic_ops_and_run_like_onnxruntime():
     model = _reshape_clip_model()
     graph = import_onnx(model)
-    assert [op.name for op in graph.ops] == ["onnx.Reshape", "onnx.Clip"]
-    assert any("(Reshape): input 1 (shape) is not a constant" in n for n in graph.import_notes)
+    assert [op.name for op in graph.ops] == ["reshape", "onnx.Clip"]
+    assert [v.name for v in graph.ops[0].operands] == ["x", "shape"]
+    assert any("(Clip): input 1 (min) is not a constant" in n for n in graph.import_notes)
     rep = irc.backend.prepare(model)
     x, z = RNG.standard_normal((2, 6)).astype(np.float32), RNG.standard_normal(5).astype(np.float32)
     lo, hi = np.array(-0.5, np.float32), np.array(0.5, np.float32)
@@ -71,7 +72,7 @@ def test_parameter_computed_from_graph_inputs():
     model = _model(nodes, [_vi("x", TensorProto.FLOAT, [2, 6]), _vi("a", TensorProto.INT64, [1]),
                            _vi("b", TensorProto.INT64, [1])], [_vi("y", TensorProto.FLOAT, None)])
     graph = import_onnx(model)
-    assert [op.name for op in graph.ops] == ["concat", "onnx.Reshape"]
+    assert [op.name for op in graph.ops] == ["concat", "reshape"]
     feeds = {"x": RNG.standard_normal((2, 6)).astype(np.float32), "a": np.array([4], np.int64),
              "b": np.array([3], np.int64)}
     _same(irc.backend.run_model(model, feeds), _ort(model, feeds))
@@ -85,19 +86,19 @@ def test_run_time_shapes_as_parameters():
                    [_vi("y", TensorProto.FLOAT, None)])
     graph = import_onnx(model)
     tile = graph.ops[-1]
-    assert tile.name == "onnx.Tile" and tile.result.type.rank == 2
+    assert tile.name == "tile" and [v.name for v in tile.operands] == ["z", "repeats"]
     for n in (1, 3):
         feeds = {"x": np.zeros((n, 2), np.float32), "z": RNG.standard_normal((4, 4)).astype(np.float32)}
         _same(irc.backend.run_model(model, feeds), _ort(model, feeds))
 
 
-def test_cli_import_writes_the_generic_ops(tmp_path, capsys):
+def test_cli_import_writes_the_run_time_forms(tmp_path, capsys):
     path = tmp_path / "m.onnx"
     path.write_bytes(_reshape_clip_model().SerializeToString())
     out = tmp_path / "m.ir"
     assert main(["import", str(path), "-o", str(out)]) == 0
     text = out.read_text()
-    assert "%y = onnx.Reshape(%x, %shape) : tensor<" in text and "%w = onnx.Clip(%z, %lo, %hi) : tensor<5xf32>" in text
+    assert "%y = reshape(%x, %shape) : tensor<" in text and "%w = onnx.Clip(%z, %lo, %hi) : tensor<5xf32>" in text
     assert print_graph(parse_text(text)) == text
 
 

@@ -259,9 +259,36 @@ def test_expand_to_computed_symbolic_shape():
     assert g.outputs[0].type == tensor(["N", 6])
 
 
-def test_reshape_to_a_graph_input_shape_is_a_generic_op():
+def test_reshape_to_a_graph_input_shape_takes_it_as_an_operand():
     feeds = {"x": rand(2, 3), "shape": ints(3, 2)}
-    check_generic(_one_node("Reshape", feeds), feeds, "Reshape", "(Reshape): input 1 (shape) is not a constant")
+    graph = check_model(_one_node("Reshape", feeds), feeds)
+    assert print_graph(graph).splitlines()[1] == "  %y = reshape(%x, %shape) : tensor<?x?xf32>"
+
+
+@pytest.mark.parametrize("op_type, feeds, line", [
+    ("Expand", {"x": rand(3, 1), "shape": ints(2, 1, 4)}, "%y = expand(%x, %shape) : tensor<?x3x?xf32>"),
+    ("Tile", {"x": rand(2, 3), "repeats": ints(2, 1)}, "%y = tile(%x, %repeats) : tensor<?x?xf32>"),
+    ("Slice", {"x": rand(5, 6), "starts": ints(1, -4), "ends": ints(4, 9)},
+     "%y = slice(%x, %starts, %ends, %y_axes, %y_steps) : tensor<?x?xf32>"),
+    ("Slice", {"x": rand(5, 6), "starts": ints(-1), "ends": ints(-9), "axes": ints(1), "steps": ints(-2)},
+     "%y = slice(%x, %starts, %ends, %axes, %steps) : tensor<?x?xf32>"),
+])
+def test_run_time_parameters_are_operands(op_type, feeds, line):
+    graph = check_model(_one_node(op_type, feeds), feeds)
+    assert line in print_graph(graph)
+
+
+@pytest.mark.parametrize("op_type, feeds, message", [
+    ("Reshape", {"x": rand(2, 3), "shape": ints(4, 2)}, "cannot reshape an input of shape [2, 3] (6 elements) to [4, 2]"),
+    ("Reshape", {"x": rand(2, 3), "shape": ints(-1, -1)}, "reshape target [-1, -1] is not a valid shape"),
+    ("Expand", {"x": rand(3, 2), "shape": ints(4, 1)}, "cannot expand an input of shape [3, 2] to [4, 1]"),
+    ("Tile", {"x": rand(2, 3), "repeats": ints(2, -1)}, "tile needs one repeat count >= 0 per dim"),
+])
+def test_a_run_time_shape_that_contradicts_the_model_is_one_clear_error(op_type, feeds, message):
+    graph = import_onnx(_one_node(op_type, feeds))
+    with pytest.raises(IRError, match=r"while executing `%y = " + op_type.lower() + r"\(") as info:
+        run_graph(graph, feeds)
+    assert message in str(info.value)
 
 
 # -- quantized operands ---------------------------------------------------------------------------

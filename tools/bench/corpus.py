@@ -105,14 +105,20 @@ def run_job(folder: Path, quantizer: str, out_dir: Path, opts: CorpusOptions) ->
     fd, result_path = tempfile.mkstemp(dir=out_dir, prefix=f".{quantizer}.", suffix=".json")
     os.close(fd)
     os.unlink(result_path)
-    cmd = [sys.executable, "-m", "irc.bench.corpus_job", str(folder), "--quantizer", quantizer,
-           "--out-dir", str(out_dir), "--result", result_path, "--options", json.dumps(opts.quantize_options)]
+    # the child runs in out_dir (onnxruntime's quant_pre_process leaves temporary files in the
+    # working folder), so every path it gets is absolute
+    out_dir = out_dir.resolve()
+    cmd = [sys.executable, "-m", "irc.bench.corpus_job", str(folder.resolve()), "--quantizer", quantizer,
+           "--out-dir", str(out_dir), "--result", os.path.abspath(result_path),
+           "--options", json.dumps(opts.quantize_options)]
     if opts.quantize_hook:
-        cmd += ["--quantize-hook", opts.quantize_hook]
+        hook = opts.quantize_hook
+        cmd += ["--quantize-hook", os.path.abspath(hook) if os.path.exists(hook.split(":")[0]) else hook]
     if not opts.kernels:
         cmd.append("--no-kernels")
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            cwd=out_dir)
     try:
         _, stderr = proc.communicate(timeout=opts.timeout)
     except subprocess.TimeoutExpired:

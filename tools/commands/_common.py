@@ -66,3 +66,17 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     atomic_write_bytes(path, buf.getvalue())
+
+
+def rejected_path(out: Path) -> Path:
+    """Where a model onnxruntime refuses is kept for a bug report: out.int8.onnx -> out.int8.rejected.onnx."""
+    return out.with_name(f"{out.stem}.rejected{out.suffix or '.onnx'}")
+
+
+def keep_rejected(error, out: Path) -> IRError:
+    """Write the refused model beside `out` (never at `out`) and return the error to report."""
+    from irc.backends.onnx import save_onnx
+
+    keep = rejected_path(out)
+    save_onnx(error.model, keep)
+    return IRError(f"{error}\nnothing was written to {out}; the refused model is kept as {keep} for a bug report")

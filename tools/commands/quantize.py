@@ -27,6 +27,8 @@ def add_arguments(p) -> None:
     p.add_argument("--batch-size", type=int, default=32, help="calibration batch size (default 32)")
     p.add_argument("--skip", default="", metavar="OPS", help="comma-separated op names to keep in float")
     p.add_argument("--preprocess", metavar="FILE", help="image preprocessing for folder data (TOML/JSON)")
+    p.add_argument("--input-shape", action="append", default=[], metavar="NAME=SHAPE",
+                   help="fix an input's dims before import, e.g. images=1x3x640x640 (as irc import)")
     p.add_argument("--pipeline", help="a custom pipeline instead of the default")
     p.add_argument("--load", action="append", default=[], metavar="MODULE",
                    help="a .py file or module that registers passes (repeatable)")
@@ -51,14 +53,14 @@ def run(args) -> int:
         if progress:
             print(f"irc quantize: {name}...", file=sys.stderr, flush=True)
 
-    result = irc.quantize(
-        args.model, args.calib, method=args.method, activations=args.activations,
-        per_channel=not args.per_tensor, samples=args.samples, batch_size=args.batch_size,
-        skip=[s for s in args.skip.split(",") if s], pipeline=args.pipeline, preprocess=args.preprocess,
-        quiet=args.quiet or not sys.stderr.isatty(), on_stage=on_stage,
-        val=args.val, val_preprocess=args.val_preprocess, metric=args.metric, max_drop=args.max_drop,
-        val_limit=args.val_limit, val_labels_file=args.val_labels_file, detection=args.detection,
-        objective=args.objective, sensitivity=args.sensitivity, ranking_samples=args.ranking_samples)
+    from irc.backends.onnx.ort_check import OutputRejected
+
+    from ._common import keep_rejected
+
+    try:
+        result = _quantize(irc, args, on_stage)
+    except OutputRejected as e:
+        raise keep_rejected(e, out) from None
     result.save(out)
     for w in result.warnings:
         print(f"irc quantize: warning: {w}", file=sys.stderr)
@@ -68,3 +70,17 @@ def run(args) -> int:
         print(result.summary(), file=sys.stderr)
         print(f"wrote {out}", file=sys.stderr)
     return finish_budget(args, result.budget, NAME, quiet=args.quiet or args.json)
+
+
+def _quantize(irc, args, on_stage):
+    from irc.backends.onnx.input_shapes import parse_input_shapes
+
+    return irc.quantize(
+        args.model, args.calib, method=args.method, activations=args.activations,
+        per_channel=not args.per_tensor, samples=args.samples, batch_size=args.batch_size,
+        skip=[s for s in args.skip.split(",") if s], pipeline=args.pipeline, preprocess=args.preprocess,
+        quiet=args.quiet or not sys.stderr.isatty(), on_stage=on_stage,
+        val=args.val, val_preprocess=args.val_preprocess, metric=args.metric, max_drop=args.max_drop,
+        val_limit=args.val_limit, val_labels_file=args.val_labels_file, detection=args.detection,
+        objective=args.objective, sensitivity=args.sensitivity, ranking_samples=args.ranking_samples,
+        input_shapes=parse_input_shapes(args.input_shape))

@@ -40,10 +40,32 @@ def split(op, x):
     return tuple(np.split(x, cuts, axis=op.attr("axis")))
 
 
+def run_time_ints(values) -> list[int]:
+    return [int(v) for v in np.asarray(values).reshape(-1)]
+
+
+def _slice_parameters(op, x, starts, ends, axes, steps):
+    """(axis, start, end, step) per sliced axis, from the attributes or the run-time operands."""
+    if starts is None:
+        return list(zip(op.attr("axes"), op.attr("starts"), op.attr("ends"), op.attr("steps")))
+    starts, ends = run_time_ints(starts), run_time_ints(ends)
+    if len(starts) != len(ends):
+        raise ValueError(f"slice got {len(starts)} starts but {len(ends)} ends")
+    axes = run_time_ints(axes) if axes is not None else list(range(len(starts)))
+    steps = run_time_ints(steps) if steps is not None else [1] * len(starts)
+    if not len(axes) == len(steps) == len(starts):
+        raise ValueError(f"slice got {len(starts)} starts, {len(axes)} axes and {len(steps)} steps")
+    if any(not -x.ndim <= a < x.ndim for a in axes) or len({a % x.ndim for a in axes}) != len(axes):
+        raise ValueError(f"slice axes {axes} are out of range or repeat for a tensor of rank {x.ndim}")
+    if 0 in steps:
+        raise ValueError(f"slice steps must not be 0, got {steps}")
+    return list(zip((a % x.ndim for a in axes), starts, ends, steps))
+
+
 @movement_kernel("slice")
-def slice_(op, x):
+def slice_(op, x, starts=None, ends=None, axes=None, steps=None):
     index = [slice(None)] * x.ndim
-    for axis, start, end, step in zip(op.attr("axes"), op.attr("starts"), op.attr("ends"), op.attr("steps")):
+    for axis, start, end, step in _slice_parameters(op, x, starts, ends, axes, steps):
         s, e = slice_bounds(start, end, step, x.shape[axis])
         # a clamped end of -1 (negative step) means "past index 0", which Python spells None
         index[axis] = slice(s, e if e >= 0 else None, step)
@@ -51,10 +73,18 @@ def slice_(op, x):
 
 
 @movement_kernel("reshape")
-def reshape(op, x):
+def reshape(op, x, shape=None):
     allowzero = op.attr("allowzero")
-    target = [x.shape[i] if d == 0 and not allowzero else d for i, d in enumerate(op.attr("shape"))]
-    return np.reshape(x, target)
+    dims = op.attr("shape") if shape is None else run_time_ints(shape)
+    if shape is not None and (dims.count(-1) > 1 or any(d < -1 for d in dims)
+                              or (not allowzero and any(d == 0 and i >= x.ndim for i, d in enumerate(dims)))):
+        raise ValueError(f"reshape target {dims} is not a valid shape for an input of shape {list(x.shape)}")
+    target = [x.shape[i] if d == 0 and not allowzero else d for i, d in enumerate(dims)]
+    try:
+        return np.reshape(x, target)
+    except ValueError:
+        raise ValueError(f"cannot reshape an input of shape {list(x.shape)} ({x.size} elements) to "
+                         f"{dims}") from None
 
 
 @movement_kernel("flatten")
@@ -80,14 +110,21 @@ def unsqueeze(op, x):
 
 
 @movement_kernel("expand")
-def expand(op, x):
-    shape = np.broadcast_shapes(x.shape, tuple(op.attr("shape")))
-    return np.array(np.broadcast_to(x, shape))  # a writable copy, not a broadcast view
+def expand(op, x, shape=None):
+    dims = tuple(op.attr("shape")) if shape is None else tuple(run_time_ints(shape))
+    try:
+        out = np.broadcast_shapes(x.shape, dims)
+    except ValueError:
+        raise ValueError(f"cannot expand an input of shape {list(x.shape)} to {list(dims)}") from None
+    return np.array(np.broadcast_to(x, out))  # a writable copy, not a broadcast view
 
 
 @movement_kernel("tile")
-def tile(op, x):
-    return np.tile(x, op.attr("repeats"))
+def tile(op, x, repeats=None):
+    reps = op.attr("repeats") if repeats is None else run_time_ints(repeats)
+    if len(reps) != x.ndim or any(r < 0 for r in reps):
+        raise ValueError(f"tile needs one repeat count >= 0 per dim of an input of rank {x.ndim}, got {reps}")
+    return np.tile(x, reps)
 
 
 @movement_kernel("gather")

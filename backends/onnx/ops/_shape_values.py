@@ -3,15 +3,18 @@
 Exporters build a reshape target from the input's own shape: Shape -> Gather -> Unsqueeze ->
 Concat -> Reshape. When the batch dim is symbolic, Shape is not folded at import, so the target
 is a computed tensor. `shape_elements` walks back through such a chain in the IR and returns its
-elements as dims: an int where the value is known, the name of a symbolic dim where it is one
-(e.g. 'N' from shape(x) with x : tensor<[N]x...>), None where it is unknown. The converters then
-turn a name that matches the operand's own dim into ONNX's "copy this dim" spelling (0 for
-Reshape, 1 for Expand, "to the end" for Slice), so such a model imports with static attributes.
+elements: an int where the value is known, a DimOf where it is a dim of some tensor (shape(x)
+gives DimOf(x, k) for each dim k, whose size may be an int, the name of a symbolic dim or
+unknown), None where nothing is known. The converters then turn an element that is the operand's
+own dim (`same_dim`: the same tensor's dim k, or the same symbolic name) into ONNX's "copy this
+dim" spelling (0 for Reshape, 1 for Expand, "to the end" for Slice), so such a model imports with
+static attributes even where the dim's size is unknown.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from dataclasses import dataclass
+from typing import Callable, Union
 
 import numpy as np
 
@@ -23,10 +26,35 @@ from irc.ir.value import Value
 MAX_DEPTH = 32
 
 
-def shape_elements(graph: Graph, value: Value, depth: int = 0) -> list[Dim] | None:
+@dataclass(frozen=True, eq=False)
+class DimOf:
+    """An element of shape(value): its dim `index`, whose size is `dim` (int, name or None)."""
+
+    value: Value
+    index: int
+    dim: Dim
+
+
+Element = Union[int, str, None, DimOf]
+
+
+def plain(e: Element) -> Dim:
+    """An element as a dim: a DimOf stands for its size."""
+    return e.dim if isinstance(e, DimOf) else e
+
+
+def same_dim(e: Element, v: Value, i: int) -> bool:
+    """Whether element `e` is dim `i` of value `v`: that very dim, or one of the same name."""
+    if isinstance(e, DimOf) and e.value is v and e.index == i:
+        return True
+    d = plain(e)
+    return isinstance(d, str) and v.type.shape[i] == d
+
+
+def shape_elements(graph: Graph, value: Value, depth: int = 0) -> list[Element] | None:
     """Elements of a 0-D or 1-D integer value; None when even their count is unknown."""
     t = value.type
-    if t.rank > 1 or t.storage not in ("i32", "i64"):
+    if not t.is_ranked or t.rank > 1 or t.storage not in ("i32", "i64"):
         return None
     known = _elements(graph, value, depth) if depth < MAX_DEPTH else None
     if known is not None:
@@ -37,7 +65,7 @@ def shape_elements(graph: Graph, value: Value, depth: int = 0) -> list[Dim] | No
     return [None] * n if isinstance(n, int) else None
 
 
-def _elements(graph: Graph, value: Value, depth: int) -> list[Dim] | None:
+def _elements(graph: Graph, value: Value, depth: int) -> list[Element] | None:
     op = value.producer
     if op is None:
         return None
@@ -45,13 +73,13 @@ def _elements(graph: Graph, value: Value, depth: int) -> list[Dim] | None:
         arr = graph.const_value(value)
         return None if arr is None else [int(v) for v in np.asarray(arr).ravel()]
     if op.name == "shape":
-        x = op.operands[0].type
-        start, end = shape_range(op.attr("start"), op.attr("end"), x.rank)
-        return list(x.shape[start:end])
+        x = op.operands[0]
+        start, end = shape_range(op.attr("start"), op.attr("end"), x.type.rank)
+        return [DimOf(x, k, x.type.shape[k]) for k in range(start, end)]
     if op.name == "size":
         return [dim_product(op.operands[0].type.shape)]
 
-    def arg(i: int) -> list[Dim] | None:
+    def arg(i: int) -> list[Element] | None:
         return shape_elements(graph, op.operands[i], depth + 1)
 
     if op.name in ("identity", "squeeze", "unsqueeze", "reshape", "flatten", "cast"):
@@ -80,18 +108,19 @@ def _elements(graph: Graph, value: Value, depth: int) -> list[Dim] | None:
     return None
 
 
-def _arith(fn: Callable[[int, int], int], unit: int | None, commutative: bool) -> Callable[[Dim, Dim], Dim]:
-    """An elementwise rule: ints compute; a name combined with the unit stays that name."""
-    def apply(x: Dim, y: Dim) -> Dim:
+def _arith(fn: Callable[[int, int], int], unit: int | None, commutative: bool) -> Callable[[Element, Element], Element]:
+    """An elementwise rule: ints compute; an element combined with the unit stays that element."""
+    def apply(x: Element, y: Element) -> Element:
+        if unit is not None and plain(y) == unit:
+            return x
+        if commutative and unit is not None and plain(x) == unit:
+            return y
+        x, y = plain(x), plain(y)
         if isinstance(x, int) and isinstance(y, int):
             try:
                 return fn(x, y)
             except ZeroDivisionError:
                 return None
-        if unit is not None and y == unit:
-            return x
-        if commutative and unit is not None and x == unit:
-            return y
         return None
 
     return apply

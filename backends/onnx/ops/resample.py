@@ -54,9 +54,10 @@ def _resize_sizes(ctx, rank: int):
     arr = known_input(ctx, 3)
     if arr is not None:
         return arr.reshape(-1).tolist() if arr.size else None
-    from ._shape_values import shape_elements
+    from ._shape_values import plain, shape_elements
 
     elems = shape_elements(ctx.graph, ctx.input(3))
+    elems = None if elems is None else [plain(e) for e in elems]
     if elems is None or any(e is None for e in elems):
         raise not_constant(ctx, 3, "sizes")
     return elems
@@ -263,10 +264,19 @@ def export_resize(ctx, op):
         return
     base = ctx.name(op.result)
     kind, values, policy = _export_form(op)
+    others_static = all(isinstance(d, int) for i, d in enumerate(x.type.shape) if i not in axes)
+    if kind == "sizes" and not others_static and op.attr("scales") is not None and policy == "stretch":
+        in_dims = [x.type.shape[a] for a in axes]
+        scales = [float(np.float32(v)) for v in op.attr("scales")]
+        if resolve_resize(in_dims, scales, None) == (list(op.attr("sizes")), scales):
+            kind, values = "scales", scales  # the full-rank form needs scales here
     coord = op.attr("coordinate_transformation_mode")
+    roi_values = list(op.attr("roi") or [0.0] * len(axes) + [1.0] * len(axes))
+    full = _full_rank_form(x.type, axes, kind, values, roi_values, policy)
+    if full is not None:  # every axis listed: onnxruntime's layout optimizer needs this form
+        values, roi_values, axes = *full, None
     roi = ""
     if coord == "tf_crop_and_resize":
-        roi_values = op.attr("roi") or [0.0] * len(axes) + [1.0] * len(axes)
         roi = ctx.initializer(np.asarray(roi_values, dtype=np.float32), f"{base}_roi")
     if kind == "scales":
         inputs = [x, roi, ctx.initializer(np.asarray(values, dtype=np.float32), f"{base}_scales")]
@@ -277,6 +287,33 @@ def export_resize(ctx, op):
         attrs["exclude_outside"] = None  # no effect there, and onnxruntime refuses it
     ctx.node("Resize", inputs, op.results, axes=axes,
              keep_aspect_ratio_policy=None if policy == "stretch" else policy, **attrs)
+
+
+def _full_rank_form(x_type, axes, kind, values, roi, policy):
+    """(values, roi) over every axis of x (unlisted axes scale by 1 / keep their size, roi [0, 1]),
+    or None where that is not the same resize: a keep_aspect_ratio_policy other than stretch
+    works over the listed axes only, and sizes need the other axes' extents.
+
+    onnxruntime's layout transformer (ORT_ENABLE_ALL, on the NHWC int8 kernels) mis-handles a
+    Resize with an `axes` attribute and fewer scales than the rank ("Gather ... indices element
+    out of data bounds" at load), so the exporter writes the full-rank form whenever it exists.
+    """
+    rank = x_type.rank
+    if axes == list(range(rank)) or policy != "stretch":
+        return None
+    n = len(axes)
+    starts, ends = [0.0] * rank, [1.0] * rank
+    for a, lo, hi in zip(axes, roi[:n], roi[n:]):
+        starts[a], ends[a] = lo, hi
+    if kind == "scales":
+        full = [1.0] * rank
+    else:
+        if not all(isinstance(d, int) for d in x_type.shape):
+            return None
+        full = list(x_type.shape)
+    for a, v in zip(axes, values):
+        full[a] = v
+    return full, starts + ends
 
 
 # -- opset upgrade of Upsample (7-9) and Resize-10 ------------------------------------------------

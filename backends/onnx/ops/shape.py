@@ -1,12 +1,14 @@
 """Converters of the shape / data-movement ops (see specs/ops/shape.md).
 
 Import: ONNX shape-like inputs (Reshape's shape, Slice's starts/ends/axes/steps, Squeeze and
-Unsqueeze axes, Expand's shape, Tile's repeats, Split sizes) become attributes. They must be
+Unsqueeze axes, Expand's shape, Tile's repeats, Split sizes) become attributes when they are
 known at import: a constant, or a shape vector computed from symbolic dims that _shape_values
-can express in ONNX's own "copy this dim" spelling. Defaults are made explicit and axes
+can express in ONNX's own "copy this dim" spelling. Otherwise Reshape, Expand, Slice and Tile
+take them as run-time operands (the other ops stay generic). Defaults are made explicit and axes
 non-negative (transpose perm, slice axes and steps, split sizes, squeeze axes).
 
-Export: the opset-21 forms, attributes that ONNX wants as inputs written as int64 initializers.
+Export: the opset-21 forms, attributes that ONNX wants as inputs written as int64 initializers,
+run-time operands as they are.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from irc.ir.ops.shape import dim_product, shape_range
 from irc.ir.registry import get_op
 from irc.ir.types import ELEMENT_DTYPES, NUMPY_TO_ELEMENT, TensorType
 
+from ..importer import NotExpressible
 from ..registry import exporter, importer
-from ._shape_values import shape_elements
+from ._shape_values import plain, same_dim, shape_elements
 
 INT64_MAX = 2**63 - 1
 
@@ -35,6 +38,8 @@ def known_ints(ctx, i: int, what: str, symbolic: bool = False) -> list | None:
     if c is not None:
         return [int(v) for v in np.asarray(c).ravel()]
     elems = shape_elements(ctx.graph, ctx.input(i))
+    if elems is not None:  # a dim of known size is that size
+        elems = [plain(e) if isinstance(plain(e), int) else e for e in elems]
     if elems is None or not (symbolic or all(isinstance(e, int) for e in elems)):
         raise not_constant(ctx, i, what, elems)
     return elems
@@ -42,9 +47,9 @@ def known_ints(ctx, i: int, what: str, symbolic: bool = False) -> list | None:
 
 def not_constant(ctx, i: int, what: str, elems: list | None) -> Exception:
     """The error for a shape-like input that import time cannot pin down (ctx.not_constant)."""
-    if elems is None or all(e is None for e in elems):
+    if elems is None or all(plain(e) is None for e in elems):
         return ctx.not_constant(i, what)
-    shown = ", ".join("?" if e is None else str(e) for e in elems)
+    shown = ", ".join("?" if plain(e) is None else str(plain(e)) for e in elems)
     return ctx.not_constant(i, what, f"it is computed at run time as [{shown}], which irc cannot "
                                      f"express with the dims known at import")
 
@@ -90,9 +95,63 @@ def import_split(ctx, node):
     return emit(ctx, "split", [x], {"axis": axis, "split": sizes})
 
 
+def run_time_form(ctx, name: str, x, params: dict[str, int], defaults: dict | None = None, attrs=None,
+                  dims=None):
+    """The op with its shape-like parameters as run-time i64 operands (ir/ops/shape.py): the
+    ONNX inputs `params` (name -> input index) in order, an absent optional one made a constant
+    by `defaults[name](ctx)`; `dims`, what import knows of the result's dims, types it."""
+    operands = [x]
+    for key, i in params.items():
+        v = ctx.input(i)
+        if v is None:
+            v = defaults[key](ctx)
+        operands.append(v)
+    types = None
+    if dims is not None:
+        inferred = get_op(name).infer_types([v.type for v in operands], attrs or {})[0]
+        if len(dims) == inferred.rank:
+            types = [inferred.with_shape(d if d is not None else i for d, i in zip(dims, inferred.shape))]
+    return emit(ctx, name, operands, attrs or {}, types=types)
+
+
+def _target_dims(x, elems: list | None, allowzero: int) -> list | None:
+    """The result dims a reshape to `elems` (what import knows of the target: ints, names of
+    symbolic dims, None) certainly has: a known size, a copied dim (0), a symbolic dim."""
+    if elems is None:
+        return None
+    dims = []
+    for i, e in enumerate(elems):
+        if e == 0 and not allowzero:
+            dims.append(x.type.shape[i] if i < x.type.rank else None)
+            continue
+        d = plain(e)
+        dims.append(d if isinstance(d, str) or (isinstance(d, int) and d >= 0) else None)
+    return dims
+
+
+def _length(ctx, i: int) -> int:
+    n = ctx.input(i).type.shape[0] if ctx.input(i).type.is_ranked and ctx.input(i).type.rank == 1 else None
+    if not isinstance(n, int):
+        raise ctx.unsupported(f"input {i} has no static length, so the sliced axes are unknown")
+    return n
+
+
+_SLICE_DEFAULTS = {
+    "axes": lambda ctx: ctx.graph.const(np.arange(_length(ctx, 1), dtype=np.int64), f"{ctx.node.output[0]}_axes"),
+    "steps": lambda ctx: ctx.graph.const(np.ones(_length(ctx, 1), dtype=np.int64), f"{ctx.node.output[0]}_steps"),
+}
+
+
 @importer("Slice")
 def import_slice(ctx, node):
     x = ctx.input(0)
+    try:
+        return _import_slice_attrs(ctx, x)
+    except NotExpressible:
+        return run_time_form(ctx, "slice", x, {"starts": 1, "ends": 2, "axes": 3, "steps": 4}, _SLICE_DEFAULTS)
+
+
+def _import_slice_attrs(ctx, x):
     rank = x.type.rank
     ctx.require_constants({1: "starts", 2: "ends", 3: "axes", 4: "steps"})
     starts = known_ints(ctx, 1, "starts", symbolic=True)
@@ -107,7 +166,7 @@ def import_slice(ctx, node):
         for v, a in zip(vals, axes):
             if isinstance(v, int):
                 out.append(v)
-            elif v is not None and v == x.type.shape[a]:
+            elif v is not None and same_dim(v, x, a):
                 out.append(INT64_MAX)  # the dim itself: clamps exactly as the dim would
             else:
                 raise not_constant(ctx, index, what, vals)
@@ -120,13 +179,23 @@ def import_slice(ctx, node):
 @importer("Reshape")
 def import_reshape(ctx, node):
     x = ctx.input(0)
+    try:
+        return _import_reshape_attrs(ctx, x)
+    except NotExpressible:
+        allowzero = ctx.attr("allowzero", 0)
+        dims = _target_dims(x, shape_elements(ctx.graph, ctx.input(1)), allowzero)
+        return run_time_form(ctx, "reshape", x, {"shape": 1}, attrs={"allowzero": 1} if allowzero else None,
+                             dims=dims)
+
+
+def _import_reshape_attrs(ctx, x):
     allowzero = ctx.attr("allowzero", 0)
     elems = known_ints(ctx, 1, "shape", symbolic=True)
     target = []
     for i, e in enumerate(elems):
         if isinstance(e, int):
             target.append(e)
-        elif e is not None and not allowzero and i < x.type.rank and x.type.shape[i] == e:
+        elif e is not None and not allowzero and i < x.type.rank and same_dim(e, x, i):
             target.append(0)  # the operand's own dim at this place: copy it
         else:
             target.append(-1)
@@ -183,13 +252,20 @@ def import_unsqueeze(ctx, node):
 @importer("Expand")
 def import_expand(ctx, node):
     x = ctx.input(0)
+    try:
+        return _import_expand_attrs(ctx, x)
+    except NotExpressible:
+        return run_time_form(ctx, "expand", x, {"shape": 1})
+
+
+def _import_expand_attrs(ctx, x):
     elems = known_ints(ctx, 1, "shape", symbolic=True)
     lead = len(elems) - x.type.rank
     shape = []
     for j, e in enumerate(elems):
         if isinstance(e, int):
             shape.append(e)
-        elif e is not None and j >= lead and x.type.shape[j - lead] == e:
+        elif e is not None and j >= lead and same_dim(e, x, j - lead):
             shape.append(1)  # the operand's own dim: 1 keeps it
         else:
             raise not_constant(ctx, 1, "shape", elems)
@@ -198,7 +274,11 @@ def import_expand(ctx, node):
 
 @importer("Tile")
 def import_tile(ctx, node):
-    return emit(ctx, "tile", [ctx.input(0)], {"repeats": known_ints(ctx, 1, "repeats")})
+    try:
+        repeats = known_ints(ctx, 1, "repeats")
+    except NotExpressible:
+        return run_time_form(ctx, "tile", ctx.input(0), {"repeats": 1})
+    return emit(ctx, "tile", [ctx.input(0)], {"repeats": repeats})
 
 
 @importer("Gather")
@@ -246,7 +326,7 @@ def import_constant_of_shape(ctx, node):
     elems = shape_elements(ctx.graph, shape)
     types = None
     if elems is not None:  # the dims import time knows, for a more precise result type
-        dims = [e if e is None or isinstance(e, str) or e >= 0 else None for e in elems]
+        dims = [d if d is None or isinstance(d, str) or d >= 0 else None for d in map(plain, elems)]
         types = [TensorType(tuple(dims), dtype)]
     return emit(ctx, "constant_of_shape", [shape], {"value": value, "dtype": dtype}, types=types)
 
@@ -268,15 +348,27 @@ def export_split(ctx, op):
              axis=op.attr("axis"))
 
 
+def _param(ctx, op, key: str):
+    """A shape-like parameter as an ONNX input: the run-time operand, or the attribute as an
+    int64 initializer ('' when neither is there)."""
+    v = op.operand(key)
+    if v is not None:
+        return v
+    values = op.attr(key)
+    return "" if values is None else _ints(ctx, op, values, key)
+
+
 @exporter("slice")
 def export_slice(ctx, op):
-    ins = [op.operands[0]] + [_ints(ctx, op, op.attr(k), k) for k in ("starts", "ends", "axes", "steps")]
+    ins = [op.operands[0]] + [_param(ctx, op, k) for k in ("starts", "ends", "axes", "steps")]
+    while ins[-1] == "":
+        ins.pop()
     ctx.node("Slice", ins, op.results)
 
 
 @exporter("reshape")
 def export_reshape(ctx, op):
-    ctx.node("Reshape", [op.operands[0], _ints(ctx, op, op.attr("shape"), "shape")], op.results,
+    ctx.node("Reshape", [op.operands[0], _param(ctx, op, "shape")], op.results,
              allowzero=op.attr("allowzero") or None)
 
 
@@ -297,12 +389,12 @@ def export_squeeze(ctx, op):
 
 @exporter("expand")
 def export_expand(ctx, op):
-    ctx.node("Expand", [op.operands[0], _ints(ctx, op, op.attr("shape"), "shape")], op.results)
+    ctx.node("Expand", [op.operands[0], _param(ctx, op, "shape")], op.results)
 
 
 @exporter("tile")
 def export_tile(ctx, op):
-    ctx.node("Tile", [op.operands[0], _ints(ctx, op, op.attr("repeats"), "repeats")], op.results)
+    ctx.node("Tile", [op.operands[0], _param(ctx, op, "repeats")], op.results)
 
 
 @exporter("gather")
