@@ -11,7 +11,8 @@
     clip(op(...)) {min=l max=h}   -> op(...) {activation="clip", activation_min=l, activation_max=h}
 
 where op is conv, gemm, matmul (or any op declaring the fused-activation attributes) whose
-result only the activation reads. The fused op keeps its own name unless the activation's result
+result only the activation reads, and the activation's result has the op's type (an int8 relu
+that requantizes to parameters of its own stays). An int8 matmul is not made a gemm. The fused op keeps its own name unless the activation's result
 was a graph output, whose name it then takes.
 """
 
@@ -61,7 +62,7 @@ def rewrite_sums(graph: Graph) -> int:
 def fuse_matmul_add(graph: Graph) -> int:
     count = 0
     for mm in list(graph.ops):
-        if mm.name != "matmul" or mm.graph is None or mm.attrs.get("activation"):
+        if mm.name != "matmul" or mm.graph is None or mm.attrs.get("activation") or mm.result.type.is_quantized:
             continue
         a, w = mm.operands
         add = only_user(mm)
@@ -132,6 +133,8 @@ def fuse_activations(graph: Graph) -> int:
             continue
         if producer.attrs.get("activation") or only_user(producer) is not act:
             continue
+        if act.result.type != producer.result.type:
+            continue  # an int8 relu / clip requantizes to a type of its own
         kind, lo, hi = _activation_bounds(act)
         producer.attrs["activation"] = kind
         if lo != float("-inf"):

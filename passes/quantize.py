@@ -36,7 +36,7 @@ from irc.ir.value import Value
 from .base import Pass, PassContext, PassError, register_pass
 from .dce import remove_dead_ops
 from .fuse import only_user
-from .fallback import FALLBACK_KEY
+from .fallback import FALLBACK_KEY, is_quantized_graph
 from .qparams import activation_type, bias_type_and_values, fit_bias, quantize_with_scales, weight_scales, weight_type
 
 COMPUTE = ("conv", "gemm", "matmul")
@@ -294,6 +294,9 @@ class Quantize(Pass):
         if unknown:
             raise PassError(f"pass 'quantize': cannot quantize op kind(s) {', '.join(unknown)}; "
                             f"quantizable: {', '.join(COMPUTE + REQUANTIZE)}")
+        if is_quantized_graph(graph):
+            raise PassError("pass 'quantize': the graph is already quantized (it has int8 ops or quantize "
+                            "casts); quantize takes a float graph")
         labels = {op.label for op in graph.ops}
         missing = [s for s in self.skip if s not in labels]
         if missing:

@@ -178,6 +178,22 @@ def load_model(model: Any, input_shapes: Mapping | None = None) -> tuple[Graph, 
     return import_onnx(path, input_shapes=input_shapes), size
 
 
+def refuse_quantized(graph: Graph, model: Any) -> None:
+    """irc quantize takes a float model: a quantized one (a QDQ or QOperator file) is an error."""
+    from irc.passes.fallback import is_quantized_graph
+
+    if not is_quantized_graph(graph):
+        return
+    int8 = sum(1 for op in graph.ops if op.name not in ("const", "quantize", "dequantize")
+               and any(r.type.is_quantized for r in op.results))
+    casts = sum(1 for op in graph.ops if op.name == "quantize")
+    what = f"{model}" if isinstance(model, (str, os.PathLike)) else "the model"
+    raise IRError(f"{what}: the model is already quantized ({int8} int8 op{'s' * (int8 != 1)}, "
+                  f"{casts} quantize cast{'s' * (casts != 1)}); "
+                  "irc quantize takes a float model. A quantized model runs as it is (irc run, irc eval) "
+                  "and re-exports with irc import and irc emit --target=onnx-qdq")
+
+
 def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str = "u8",
              per_channel: bool = True, samples: int = 0, batch_size: int = 32, skip: Iterable[str] = (),
              pipeline: str | None = None, preprocess: str | None = None, quiet: bool = True,
@@ -217,6 +233,7 @@ def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str
 
     t = stage("import")
     graph, source_bytes = load_model(model, input_shapes)
+    refuse_quantized(graph, model)
     reference = float_reference(model, graph) if check else None
     timings.append(("import", time.perf_counter() - t))
 

@@ -76,13 +76,10 @@ def find_kernel(op: Op) -> Kernel:
 
 
 def generic_kernel(op: Op) -> Kernel:
-    """A kernel for one generic op; it keeps that op's one-node model and session."""
+    """A kernel for one generic op; it keeps that op's one-node model and session. Quantized
+    operands and results are their stored integers (what the ONNX node reads and writes)."""
     from irc.backends.onnx.generic import OneNodeRunner
 
-    quantized = [v.name for v in [*op.operands, *op.results] if v.type.is_quantized]
-    if quantized:
-        raise IRError(f"{op.name} {op.label}: a generic op runs on float or integer tensors, not on the "
-                      f"quantized value(s) {', '.join(map(str, quantized))}")
     runner = OneNodeRunner(op)
 
     def run(_op, *arrays):

@@ -17,7 +17,11 @@ Steps:
      is unknown, or when the converter cannot express the node (NotExpressible: a parameter irc
      keeps as an attribute is computed at run time, a form irc does not declare). Why a node
      became generic is recorded in the graph's `import_notes`. Nested graphs (If/Loop/Scan
-     bodies) are imported the same way, each into an isolated IR graph.
+     bodies) are imported the same way, each into an isolated IR graph. Quantization nodes
+     give values quantized types (ops/quant.py); a node that would read such a value's stored
+     integers through an IR op on real values stays generic;
+  5. with `fuse_qdq` (the default), DequantizeLinear -> op -> QuantizeLinear groups become int8
+     ops (passes/fuse_qdq.py, specs/quantization.md §6).
 
 Result types come from the converters' type rules; generic ops take theirs from onnx's (or
 onnxruntime's) shape inference (backends/onnx/inferred_types.py).
@@ -48,9 +52,10 @@ from .inferred_types import ELEMENT_TO_ONNX, ONNX_TO_ELEMENT, InferredTypes, ref
 from .registry import CANONICAL_OPSET, IMPORTERS, load_converters
 
 ALIAS_OPS = {"Identity", "Dropout"}
-# Ops never folded even when their inputs are constant (random or stateful).
+# Ops never folded even when their inputs are constant (random or stateful; DequantizeLinear of
+# constant integers becomes a quantized constant, see ops/quant.py).
 NO_FOLD = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial",
-           "Bernoulli", "If", "Loop", "Scan"}
+           "Bernoulli", "If", "Loop", "Scan", "DequantizeLinear"}
 
 
 
@@ -531,10 +536,12 @@ class _Importer:
         converter = IMPORTERS.get(node.op_type) if default else IMPORTERS.get(f"{node.domain}:{node.op_type}")
         reason = None
         if converter is not None:
+            from .ops.quant import reads_quantized_integers
+
             unranked = [i for i in node.input if i and i in self.values and not self.values[i].type.is_ranked]
             if unranked:
                 reason = f"input {unranked[0]!r} has no known rank"
-            else:
+            elif (reason := reads_quantized_integers(node, self.values)) is None:
                 mark = (len(self.graph.ops), set(self.values), set(self.graph.weights))
                 try:
                     self._convert_declared(node, converter)
@@ -595,15 +602,20 @@ def _constant_value(node: onnx.NodeProto) -> np.ndarray:
 
 
 def import_onnx(source: str | os.PathLike | onnx.ModelProto, name: str = "main",
-                input_shapes: dict | None = None) -> Graph:
+                input_shapes: dict | None = None, fuse_qdq: bool = True) -> Graph:
     """Lower an ONNX model (path or ModelProto) into a verified IR graph; `input_shapes`
-    ({input name: dims}, backends/onnx/input_shapes.py) fixes input dims before import."""
+    ({input name: dims}, backends/onnx/input_shapes.py) fixes input dims before import; with
+    `fuse_qdq`, DequantizeLinear -> op -> QuantizeLinear groups become int8 ops (passes/fuse_qdq.py)."""
     from .input_shapes import specialize_inputs
 
     model = canonicalize_opset(specialize_inputs(load_onnx(source), input_shapes or {}))
     importer = _Importer(model, name)
     graph = importer.run()
     graph.import_notes = importer.generic_notes
+    if fuse_qdq:
+        from irc.passes.fuse_qdq import fuse_qdq_groups
+
+        fuse_qdq_groups(graph)
     from irc.ir.verifier import verify_graph
 
     try:

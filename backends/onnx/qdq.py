@@ -10,7 +10,9 @@ How each part of a quantized graph is written (specs/quantization.md §5):
   - `quantize` is a QuantizeLinear; `dequantize` writes nothing where it stands: each reader of
     its float result gets its own DequantizeLinear (onnxruntime's QDQ groups want a DQ per node);
   - every other op is written by its fp32 exporter (EXPORTERS) between a DequantizeLinear per
-    quantized operand (one per reader, never shared) and a QuantizeLinear per quantized result.
+    quantized operand (one per reader, never shared) and a QuantizeLinear per quantized result;
+    a generic op reads and writes the stored integers of quantized values instead (no
+    DequantizeLinear, no QuantizeLinear).
     The fp32 exporter sees a float op: during its call the quantized operand and result types
     read as f32 and ctx.name() / ctx.node() resolve those values to the DQ outputs and to the
     float tensor the Q reads;
@@ -34,6 +36,7 @@ import onnx
 from onnx import numpy_helper
 
 from irc.ir.diagnostics import IRError
+from irc.ir.generic import is_generic_name
 from irc.ir.graph import Graph
 from irc.ir.op import Op
 from irc.ir.types import QuantType
@@ -250,14 +253,18 @@ def export_quantize(ctx: QDQContext, op: Op) -> None:
 def export_op(ctx: QDQContext, op: Op, warn: Callable[[str], None]) -> None:
     """DQ per quantized operand -> the fp32 exporter's nodes -> [activation] -> Q per quantized result."""
     bound: dict[int, list[str]] = {}
+    generic = is_generic_name(op.name)
     for v in op.operands:
         src = ctx.quant_source(v)
         if src is not None:
-            bound.setdefault(id(v), []).append(ctx.read(src))
+            # a generic op reads a quantized operand as its stored integers, as its ONNX node did
+            bound.setdefault(id(v), []).append(ctx.storage(v) if generic and src is v else ctx.read(src))
     act = fused_activation(op)
     pending = []
     for r in op.results:
-        if r.type.is_quantized or act is not None:
+        if generic and r.type.is_quantized:
+            bound[id(r)] = [ctx.storage(r)]  # a generic op writes the stored integers itself
+        elif r.type.is_quantized or act is not None:
             base = ctx.storage(r) if r.type.is_quantized else ctx.name(r)
             f = ctx.fresh(f"{base}_float")
             bound[id(r)] = [f]

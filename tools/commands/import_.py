@@ -12,6 +12,9 @@ def add_arguments(p) -> None:
     p.add_argument("--input-shape", action="append", default=[], metavar="NAME=SHAPE",
                    help="fix an input's dims before import, e.g. images=1x3x640x640 (repeatable, or comma-"
                         "separated; the name may be left out for a one-input model): shape code folds")
+    p.add_argument("--keep-qdq", action="store_true",
+                   help="keep DequantizeLinear -> op -> QuantizeLinear groups as float ops between casts "
+                        "instead of fusing them into int8 ops")
 
 
 def run(args) -> int:
@@ -25,6 +28,6 @@ def run(args) -> int:
     files.read_model("the input model", args.model)
     out = files.write_ir("the output (-o)", args.output)
     files.check()
-    graph = import_onnx(args.model, input_shapes=parse_input_shapes(args.input_shape))
+    graph = import_onnx(args.model, input_shapes=parse_input_shapes(args.input_shape), fuse_qdq=not args.keep_qdq)
     save_ir(graph, out)
     return 0
