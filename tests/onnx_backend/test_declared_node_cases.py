@@ -10,11 +10,10 @@ run through the declared ops too, with the parameter made a constant, in tests/o
 from __future__ import annotations
 
 import pytest
-
-from irc.ir import IRError
 from onnx.backend.test.loader import load_model_tests
 
 from irc.backends.onnx import import_onnx
+from irc.ir import IRError
 from irc.ir.generic import is_generic_name
 
 from .test_node_cases import SELECTED
