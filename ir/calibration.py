@@ -9,6 +9,12 @@ can be saved, read, inspected and quantized later:
 
 A result nobody observed has the pair [nan, nan]; a pair that is not finite (nan or inf, as a
 hand-written text may hold) counts as no range.
+
+A value that held NaN or infinity during calibration (an attention mask of -inf, log(0)) keeps
+the range of its finite values and is marked, since int8 cannot hold what it holds:
+
+    on an op:          {q.nonfinite=[0, ...]}     the indices of such results
+    on a graph input:  %x: tensor<...> {q.nonfinite=[0]}
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from .graph import Graph
 from .value import Value
 
 RANGE_KEY = "q.range"
+NONFINITE_KEY = "q.nonfinite"
 
 
 def get_range(graph: Graph, value: Value) -> tuple[float, float] | None:
@@ -53,8 +60,26 @@ def set_range(graph: Graph, value: Value, lo: float, hi: float) -> None:
     op.attrs[RANGE_KEY] = tuple(pairs)
 
 
+def mark_nonfinite(graph: Graph, value: Value) -> None:
+    """Record that `value` held NaN or infinity during calibration."""
+    if value.producer is None:
+        graph.input_attrs.setdefault(id(value), {})[NONFINITE_KEY] = (0,)
+        return
+    op = value.producer
+    op.attrs[NONFINITE_KEY] = tuple(sorted(set(op.attrs.get(NONFINITE_KEY, ())) | {value.result_index}))
+
+
+def holds_nonfinite(graph: Graph, value: Value) -> bool:
+    """Whether calibration saw NaN or infinity in `value`."""
+    if value.producer is None:
+        return bool(graph.input_attrs.get(id(value), {}).get(NONFINITE_KEY))
+    return value.result_index in value.producer.attrs.get(NONFINITE_KEY, ())
+
+
 def clear_ranges(graph: Graph) -> None:
     for op in graph.ops:
         op.attrs.pop(RANGE_KEY, None)
+        op.attrs.pop(NONFINITE_KEY, None)
     for attrs in graph.input_attrs.values():
         attrs.pop(RANGE_KEY, None)
+        attrs.pop(NONFINITE_KEY, None)

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from irc.ir.calibration import clear_ranges, set_range
+from irc.ir.calibration import clear_ranges, mark_nonfinite, set_range
 from irc.ir.diagnostics import IRError
 from irc.ir.graph import Graph
 from irc.ir.value import Value
@@ -144,6 +144,7 @@ class Calibrate(Pass):
             found = select_range(obs, self.method, percentile=self.percentile, activations=self.activations)
             if obs.nonfinite:
                 with_nonfinite.append(v.name or "?")
+                mark_nonfinite(graph, v)
             if found is None:
                 unranged.append(v.name or "?")
                 continue
@@ -158,7 +159,7 @@ class Calibrate(Pass):
         if stream.padded:
             ctx.record(self.name, "padding samples", stream.padded)
         if with_nonfinite:
-            ctx.record(self.name, "tensors with NaN/inf values (ignored)", with_nonfinite)
+            ctx.record(self.name, "tensors with NaN/inf values (kept in float)", with_nonfinite)
         if unranged:
             ctx.record(self.name, "tensors without a finite value (no range)", unranged)
         ctx.record(self.name, "seconds", round(time.perf_counter() - start, 3))

@@ -16,8 +16,9 @@ Every op gets one treatment (specs/quantization.md §3):
                 marked (attribute q.fallback)
 
 A float value read by an int8 op gets one `quantize` (typed from its range); an int8 value read
-by a float op or returned by the graph gets one `dequantize`. A value without a calibrated range
-cannot be quantized: its op stays float (counted in the statistics).
+by a float op or returned by the graph gets one `dequantize`. A value without a calibrated range,
+or that held NaN or infinity in calibration (an attention mask of -inf), cannot be quantized: its
+op stays float (counted in the statistics).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import ClassVar, Literal
 
 import numpy as np
 
-from irc.ir.calibration import get_range
+from irc.ir.calibration import get_range, holds_nonfinite
 from irc.ir.graph import Graph
 from irc.ir.op import Op
 from irc.ir.types import QuantType
@@ -53,6 +54,8 @@ def weight_axis(op: Op) -> int | None:
         return 0
     if op.name == "gemm":
         return 0 if op.attr("trans_b") else 1
+    if op.name == "matmul" and op.operands[1].type.rank == 2:
+        return 1  # one scale per column of the result
     return None
 
 
@@ -76,7 +79,7 @@ class _Plan:
         if id(v) in self.types:
             return self.types[id(v)]
         r = get_range(self.graph, v)
-        if r is None:
+        if r is None or holds_nonfinite(self.graph, v):  # int8 cannot hold NaN or infinity
             return None
         return activation_type(r[0], r[1], self.storage)
 
@@ -234,8 +237,9 @@ def _rewrite(plan: _Plan) -> dict[str, int]:
 
 def _check_finite_constants(plan: _Plan) -> None:
     """A weight or bias holding NaN or infinity has no int8 form: an error naming the op, before any rewrite."""
-    for op, treatment in plan.int8_ops:
-        if treatment != "compute":
+    for op in plan.graph.ops:  # every candidate, whether or not its ranges would let it go int8
+        if (op.name not in COMPUTE or op.name not in plan.ops or op.label in plan.skip or FALLBACK_KEY in op.attrs
+                or plan.of_activations(op) or not plan.compute_ok(op)):
             continue
         for role, v in zip(("weight", "bias"), op.operands[1:3]):
             arr = plan.graph.const_value(v)

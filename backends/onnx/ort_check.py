@@ -62,11 +62,14 @@ def _one_line(e: Exception) -> str:
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float | None:
-    """Cosine of two arrays as flat float64 vectors (1 when both are zero; None if shapes differ)."""
+    """Cosine of two arrays as flat float64 vectors over the elements finite in both (1 when both
+    are zero; None if the shapes differ)."""
     if a.shape != b.shape:
         return None
     x = np.asarray(a, np.float64).ravel()
     y = np.asarray(b, np.float64).ravel()
+    finite = np.isfinite(x) & np.isfinite(y)  # where the fp32 model itself gives inf, compare the rest
+    x, y = x[finite], y[finite]
     nx, ny = np.linalg.norm(x), np.linalg.norm(y)
     if nx == 0 and ny == 0:
         return 1.0

@@ -7,7 +7,7 @@ import pytest
 
 from irc.backends.numpy_interp import Interpreter
 from irc.ir import parse_text, print_graph
-from irc.ir.calibration import get_range
+from irc.ir.calibration import get_range, holds_nonfinite
 from irc.passes import PassContext, PassError, PassManager
 from irc.passes.calibrate import observed_values
 
@@ -166,9 +166,11 @@ def test_non_finite_activations_are_reported_not_fatal():
 """)
     x = np.array([[-1.0, 1.0, 2.0, np.e]] * 3, dtype=np.float32)
     ctx = _calibrate(g, {"x": x}, "calibrate{method=percentile}")
-    assert ctx.stats["calibrate"]["tensors with NaN/inf values (ignored)"] == ["l"]
+    assert ctx.stats["calibrate"]["tensors with NaN/inf values (kept in float)"] == ["l"]
     lo, hi = get_range(g, g.outputs[0])
     assert lo == 0.0 and hi == pytest.approx(1.0, rel=1e-6)
+    assert holds_nonfinite(g, g.outputs[0]) and not holds_nonfinite(g, g.ops[0].result)
+    assert "q.nonfinite=[0]" in print_graph(g)
 
 
 # -- bad data ---------------------------------------------------------------------------------
