@@ -88,7 +88,9 @@ class QuantizeResult:
         lines.append(f"{'total':<{width}}  {sum(a for a, _ in ops.values()):>5}  {sum(b for _, b in ops.values()):>5}")
         size = f"{_mb(self.model_bytes)}"
         if self.source_bytes:
-            size = f"{_mb(self.source_bytes)} -> {size} ({self.source_bytes / max(self.model_bytes, 1):.2f}x smaller)"
+            ratio = self.source_bytes / max(self.model_bytes, 1)
+            change = f"{ratio:.2f}x smaller" if ratio >= 1 else f"{1 / ratio:.2f}x larger"
+            size = f"{_mb(self.source_bytes)} -> {size} ({change})"
         lines.append(f"model size: {size}")
         total = sum(t for _, t in self.timings) or 1e-9
         lines.append("time: " + ", ".join(f"{k} {t:.2f} s ({100 * t / total:.0f}%)" for k, t in self.timings)

@@ -106,16 +106,15 @@ class ExecutionError(IRError):
 
 
 def check_input(name: str, t: TensorType, array: np.ndarray) -> np.ndarray:
-    """Check a user-provided input against its declared type; cast the dtype if lossless."""
+    """Check a user-provided input against its declared type; cast the dtype within its kind."""
     array = np.asarray(array)
     if t.shape is not None and (array.ndim != t.rank or not all(
             dims_compatible(d, int(s)) for d, s in zip(t.shape, array.shape))):
         raise IRError(f"input {name!r} has shape {list(array.shape)} but the model expects {t}")
     want = t.dtype
     if array.dtype != want:
-        if array.dtype.kind == want.kind or (array.dtype.kind in "iu" and want.kind in "iuf"):
-            array = array.astype(want)
-        elif array.dtype.kind == "f" and want.kind == "f":
+        # cast within a kind (integers to integers, floats to floats), never across kinds
+        if array.dtype.kind == want.kind or (array.dtype.kind in "iu" and want.kind in "iu"):
             array = array.astype(want)
         else:
             raise IRError(f"input {name!r} has dtype {array.dtype} but the model expects {t}")

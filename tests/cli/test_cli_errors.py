@@ -105,7 +105,11 @@ def test_inputs_with_wrong_name_or_shape(tmp_path, capsys):
     np.savez(tmp_path / "wrong_shape.npz", x=np.zeros((2, 4), np.float32))
     code, _, err = run_cli(capsys, "run", str(ir), "--inputs", str(tmp_path / "wrong_shape.npz"), "-o", str(tmp_path / "y.npz"))
     assert code == 2 and "input 'x' has shape [2, 4] but the model expects tensor<[N]x3xf32>" in err
-    assert not (tmp_path / "y.npz").exists()
+    np.savez(tmp_path / "wrong_kind.npz", x=np.zeros((2, 3), np.int64))  # integers for a float input
+    code, _, err = run_cli(capsys, "run", str(ir), "--inputs", str(tmp_path / "wrong_kind.npz"), "-o", str(tmp_path / "y.npz"))
+    assert code == 2 and "input 'x' has dtype int64 but the model expects tensor<[N]x3xf32>" in err
+    np.savez(tmp_path / "f64.npz", x=np.zeros((2, 3), np.float64))  # another float type is cast
+    assert run_cli(capsys, "run", str(ir), "--inputs", str(tmp_path / "f64.npz"), "-o", str(tmp_path / "y.npz"))[0] == 0
 
 
 def test_output_may_not_overwrite_input(tmp_path, capsys):
