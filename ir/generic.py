@@ -9,7 +9,8 @@ not a plain dotted identifier is written as a JSON string). Generic ops are decl
 use, one OpDef per kind, all alike:
 
   - attributes are the ONNX attributes under their ONNX names, in irc's attribute kinds (int,
-    float, str, ints, floats, strs, tensor) plus `graph` (a nested Graph) and `graphs`;
+    float, str, ints, floats, strs, tensor) plus `graph` (a nested Graph), `graphs` and types
+    (an ONNX TYPE_PROTO attribute, written as the type: `type=!seq<tensor<*xf32>>`);
     discardable attributes (keys with a dot) carry what irc adds: `onnx.version` (the opset of
     a domain other than the default one), `onnx.absent` and `onnx.absent_outputs` (positions of
     ONNX inputs / outputs left empty, e.g. [1] for Clip(x, "", max); results are the named
@@ -99,8 +100,10 @@ def normalize_generic_attr(key: str, value: Any) -> Any:
     """Normal form of an attribute of a generic op; its kind is read off the value."""
     from .graph import Graph
 
-    if isinstance(value, Graph):
-        return value
+    from .types import MapType, OptionalType, SequenceType, TensorType
+
+    if isinstance(value, (Graph, TensorType, SequenceType, OptionalType, MapType)):
+        return value  # a nested graph, or a type (ONNX's TYPE_PROTO attributes: Optional's `type`)
     if isinstance(value, (list, tuple)) and value and all(isinstance(g, Graph) for g in value):
         return tuple(value)
     if isinstance(value, (list, tuple)) and not value:

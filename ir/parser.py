@@ -22,7 +22,7 @@ from .attrs import is_discardable, normalize_discardable
 from .graph import Graph, Weights
 from .op import Op
 from .registry import VerifyError, get_op
-from .types import ELEMENT_DTYPES, QuantType, TensorType, parse_f32
+from .types import ELEMENT_DTYPES, MapType, OptionalType, QuantType, SequenceType, TensorType, ValueType, parse_f32
 from .diagnostics import SourceError
 from .value import Value
 
@@ -160,7 +160,13 @@ class _Builder:
         info = np.iinfo(dtype)
         return self.integer(tok, int(info.min), int(info.max), f"value of {t.storage} constant ({t}):")
 
-    def type(self, tree) -> TensorType:
+    def type(self, tree) -> ValueType:
+        head = tree.children[0]
+        if isinstance(head, lark.Token) and head.type in ("WRAPPER", "MAP"):
+            if head.type == "MAP":
+                return MapType(str(tree.children[1]), self.type(tree.children[2]))
+            inner = self.type(tree.children[1])
+            return SequenceType(inner) if str(head) == "!seq" else OptionalType(inner)
         dims_tok = tree.children[0]
         dims: list | None = []
         if dims_tok is not None and str(dims_tok) == "*x":
@@ -289,6 +295,8 @@ class _Builder:
         if tree.data == "const_stmt":
             body, type_tree = tree.children[1], tree.children[2]
             t = self.type(type_tree)
+            if not isinstance(t, TensorType):
+                raise self.error(f"a constant is a tensor, not {t}", type_tree)
             if body.data == "symbol":
                 key = self.symbol(body)
                 self.check_weight(key, t, body)
@@ -364,11 +372,16 @@ class _Builder:
             elif val.data == "dense":
                 out[key] = self.dense(val, None)
             elif val.data == "typed_dense":
-                out[key] = self.dense(val.children[0], self.type(val.children[1]))
+                t = self.type(val.children[1])
+                if not isinstance(t, TensorType):
+                    raise self.error(f"an inline tensor is a tensor, not {t}", val.children[1])
+                out[key] = self.dense(val.children[0], t)
             elif val.data == "func":
                 out[key] = self.func(val, graph)
             elif val.data == "func_list":
                 out[key] = tuple(self.func(f, graph) for f in val.children)
+            elif val.data == "type_attr":
+                out[key] = self.type(val.children[0])
             elif val.data == "elem_attr":
                 out[key] = str(val.children[0])
             else:

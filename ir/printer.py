@@ -16,7 +16,7 @@ import numpy as np
 from .generic import format_op_name, is_generic_name
 from .graph import Graph
 from .op import Op
-from .types import TensorType, format_f32, type_of_array
+from .types import MapType, OptionalType, SequenceType, TensorType, format_f32, type_of_array
 from .value import Value
 
 _SIMPLE_NAME = re.compile(r"[A-Za-z0-9_.\-/]+\Z")
@@ -77,6 +77,8 @@ def format_attr(v: Any, typed: bool = False, namer: "Namer | None" = None, inden
         return format_dense(v) + (f" : {type_of_array(v)}" if typed else "")
     if isinstance(v, Graph):
         return _print_func(v, namer or Namer(), indent)
+    if isinstance(v, (TensorType, SequenceType, OptionalType, MapType)):
+        return str(v)
     if isinstance(v, tuple) and v and all(isinstance(g, Graph) for g in v):
         return "[" + ", ".join(_print_func(g, namer or Namer(), indent) for g in v) + "]"
     if isinstance(v, tuple):

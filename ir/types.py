@@ -7,6 +7,9 @@ Every type is immutable and hashable, so types compare by value and can key dict
                   !q.i8<axis=0, [0.01:0, 0.02:0]>       per-axis: one pair per slice
     TensorType    tensor<1x3x224x224xf32>, tensor<[N]x10xf32>, tensor<?x4xi64>, tensor<f32>,
                   tensor<*xf32> (unranked: only generic ops, whose types come from outside irc)
+    SequenceType  !seq<tensor<*xf32>>         ONNX's non-tensor values, which only generic ops
+    OptionalType  !opt<tensor<4xf32>>         make and read: a sequence, an optional, a map
+    MapType       !map<i64, tensor<f32>>
 
 A quantized value is `real = scale * (stored - zero_point)`; its storage is the integer element
 type named first (i8, u8 or i32) and the value it stands for is f32 (the expressed type).
@@ -251,6 +254,68 @@ class TensorType:
         return f"tensor<{dims}{self.element}>"
 
 
+class _NotATensor:
+    """What the tensor-type questions passes ask answer for ONNX's non-tensor values: none of
+    them is a float, quantized or ranked tensor (so passes leave them to the generic ops)."""
+
+    shape = None
+    is_ranked = False
+    is_quantized = False
+    is_float = False
+    is_static = False
+    numel = None
+
+    @property
+    def rank(self) -> int:
+        raise ValueError(f"{self} is not a tensor")
+
+    @property
+    def element(self):
+        raise ValueError(f"{self} is not a tensor")
+
+    storage = element
+    dtype = element
+
+
+@dataclass(frozen=True)
+class SequenceType(_NotATensor):
+    """An ONNX sequence of values of one type (SplitToSequence's result, say)."""
+
+    of: "ValueType"
+
+    def __str__(self) -> str:
+        return f"!seq<{self.of}>"
+
+
+@dataclass(frozen=True)
+class OptionalType(_NotATensor):
+    """An ONNX optional: a value of `of`, or none."""
+
+    of: "ValueType"
+
+    def __str__(self) -> str:
+        return f"!opt<{self.of}>"
+
+
+@dataclass(frozen=True)
+class MapType(_NotATensor):
+    """An ONNX map from a plain element type to values of `value`."""
+
+    key: str
+    value: "ValueType"
+
+    def __post_init__(self) -> None:
+        if self.key not in ELEMENT_DTYPES:
+            raise ValueError(f"unknown map key type {self.key!r}")
+
+    def __str__(self) -> str:
+        return f"!map<{self.key}, {self.value}>"
+
+
+ValueType = Union[TensorType, SequenceType, OptionalType, MapType]
+"""The type of any value: a tensor, or (only around generic ops) one of ONNX's other values."""
+
+
 def format_dim(d: Dim) -> str:
     if d is None:
         return "?"
@@ -274,7 +339,14 @@ def type_of_array(array: np.ndarray) -> TensorType:
 
 def types_compatible(a: TensorType, b: TensorType) -> bool:
     """Whether two types may describe the same tensor: same storage element type, and equal
-    ranks with compatible dims (an unranked type fits any shape)."""
+    ranks with compatible dims (an unranked type fits any shape). Non-tensor types must match
+    in kind, their parts compatible likewise."""
+    if not (isinstance(a, TensorType) and isinstance(b, TensorType)):
+        if type(a) is not type(b):
+            return False
+        if isinstance(a, MapType):
+            return a.key == b.key and types_compatible(a.value, b.value)
+        return types_compatible(a.of, b.of)
     if a.element != b.element:
         return False
     if a.shape is None or b.shape is None:

@@ -15,7 +15,7 @@ A graph is valid when:
 
 from __future__ import annotations
 
-from .generic import captures, regions
+from .generic import GenericOpDef, captures, regions
 from .graph import Graph
 from .op import Op
 from .registry import VerifyError, expressed, get_op
@@ -36,6 +36,11 @@ def verify_op(op: Op, graph: Graph | None = None) -> None:
     """Check one op against its declaration (raises VerifyError without location)."""
     defn = get_op(op.name)
     types = [v.type for v in op.operands]
+    if not isinstance(defn, GenericOpDef):
+        others = [str(t) for t in [*types, *(r.type for r in op.results)] if not isinstance(t, TensorType)]
+        if others:
+            raise VerifyError(f"{op.name} takes and gives tensors, not {others[0]} (only generic ops "
+                              "handle ONNX's sequences, optionals and maps)")
     defn.check_arity(len(types))
     defn.normalize_attrs(op.attrs)
     inferred = defn.infer_types(types, op.attrs)

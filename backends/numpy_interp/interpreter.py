@@ -106,7 +106,10 @@ class ExecutionError(IRError):
 
 
 def check_input(name: str, t: TensorType, array: np.ndarray) -> np.ndarray:
-    """Check a user-provided input against its declared type; cast the dtype within its kind."""
+    """Check a user-provided input against its declared type; cast the dtype within its kind.
+    A sequence, optional or map (a list, None or a dict, as onnxruntime takes them) passes as given."""
+    if not isinstance(t, TensorType):
+        return array
     array = np.asarray(array)
     if t.shape is not None and (array.ndim != t.rank or not all(
             dims_compatible(d, int(s)) for d, s in zip(t.shape, array.shape))):

@@ -20,10 +20,8 @@ from onnx import helper, numpy_helper
 from irc.ir.diagnostics import IRError
 from irc.ir.graph import Graph
 from irc.ir.op import Op
-from irc.ir.types import TensorType
 from irc.ir.value import Value
 
-from .importer import ELEMENT_TO_ONNX
 from .registry import CANONICAL_OPSET, exporter_for, missing_exporters
 
 
@@ -124,12 +122,13 @@ class ExportContext:
         return infos
 
 
-def value_info(name: str, t: TensorType) -> onnx.ValueInfoProto:
-    elem = ELEMENT_TO_ONNX.get(t.storage)
-    if elem is None:
-        raise IRError(f"tensor {name!r}: element type {t.storage} has no ONNX equivalent")
-    dims = None if t.shape is None else [d if isinstance(d, (int, str)) else None for d in t.shape]
-    return helper.make_tensor_value_info(name, elem, dims)
+def value_info(name: str, t) -> onnx.ValueInfoProto:
+    from .inferred_types import type_to_proto
+
+    try:
+        return helper.make_value_info(name, type_to_proto(t))
+    except IRError as e:
+        raise IRError(f"tensor {name!r}: {e}") from None
 
 
 def export_const(ctx: ExportContext, op: Op) -> None:

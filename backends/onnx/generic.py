@@ -24,6 +24,7 @@ from irc.ir.diagnostics import IRError
 from irc.ir.generic import ABSENT_KEY, ABSENT_OUTPUTS_KEY, VERSION_KEY, captures, split_generic_name
 from irc.ir.graph import Graph
 from irc.ir.op import Op
+from irc.ir.types import MapType, OptionalType, SequenceType, TensorType
 from irc.ir.attrs import is_discardable
 
 from .registry import CANONICAL_OPSET
@@ -58,6 +59,10 @@ def onnx_attribute(ctx, op: Op, key: str, value: Any, outer: Sequence[str]) -> o
         return helper.make_attribute(key, [ctx.subgraph(g, outer) for g in value])
     if isinstance(value, np.ndarray):
         return helper.make_attribute(key, numpy_helper.from_array(value))
+    if isinstance(value, (TensorType, SequenceType, OptionalType, MapType)):
+        from .inferred_types import type_to_proto
+
+        return helper.make_attribute(key, type_to_proto(value))
     if isinstance(value, tuple) and not value:
         kind = _schema_kind(op, key)
         return helper.make_attribute(key, [], attr_type=kind if kind is not None else onnx.AttributeProto.INTS)
@@ -125,7 +130,7 @@ class OneNodeRunner:
             except IRError:
                 raise e from None
             outs = self._run(feeds)
-        return [_as_declared(self.op, i, np.asarray(a)) for i, a in enumerate(outs)]
+        return [_as_declared(self.op, i, a) for i, a in enumerate(outs)]
 
     def build(self) -> None:
         """Write the one-node model and open a session on it (raises IRError when nothing can)."""
@@ -168,6 +173,9 @@ def _as_declared(op: Op, i: int, a: np.ndarray) -> np.ndarray:
     """An output in the dtype of its declared type (the reference returns Python scalars and
     numpy's default dtypes in places)."""
     t = op.results[i].type
+    if not isinstance(t, TensorType):
+        return a  # a sequence (list), optional (None or a value) or map (dict) as onnxruntime gives it
+    a = np.asarray(a)
     if a.dtype != t.dtype:
         if a.dtype.kind != t.dtype.kind and not (a.dtype.kind in "iub" and t.dtype.kind in "iub"):
             raise IRError(f"{op.name} {op.label}: result {i} came back as {a.dtype}, but it is typed {t}")

@@ -67,8 +67,12 @@ def _attribute(imp: "_Importer", node: onnx.NodeProto, a: onnx.AttributeProto, c
         return _Importer(imp.model, a.g.name or a.name, a.g, imp, captured).run()
     if a.type == onnx.AttributeProto.GRAPHS:
         return tuple(_Importer(imp.model, g.name or a.name, g, imp, captured).run() for g in a.graphs)
+    if a.type == onnx.AttributeProto.TYPE_PROTO:
+        from .inferred_types import type_from_proto
+
+        return type_from_proto(a.tp, what)
     if a.type in (onnx.AttributeProto.SPARSE_TENSOR, onnx.AttributeProto.SPARSE_TENSORS,
-                  onnx.AttributeProto.TYPE_PROTO, onnx.AttributeProto.TYPE_PROTOS, onnx.AttributeProto.TENSORS):
+                  onnx.AttributeProto.TYPE_PROTOS, onnx.AttributeProto.TENSORS):
         kind = onnx.AttributeProto.AttributeType.Name(a.type).lower()
         raise IRError(f"{what} is of kind {kind}, which irc's IR cannot hold")
     value = onnx_attr(a)

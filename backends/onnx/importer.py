@@ -42,7 +42,9 @@ from onnx import numpy_helper
 
 from irc.ir.attrs import REQUIRED
 from irc.ir.diagnostics import IRError
+from irc.ir.generic import generic_name
 from irc.ir.graph import INLINE_LIMIT, Graph
+from irc.ir.op import Op
 from irc.ir.registry import VerifyError
 from irc.ir.types import NUMPY_TO_ELEMENT, TensorType
 from irc.ir.value import Value
@@ -436,17 +438,18 @@ class _Importer:
             raise self.unavailable[name]
         raise IRError(f"tensor {name!r} is used but never defined")
 
-    def input_type(self, vi: onnx.ValueInfoProto) -> TensorType:
+    def input_type(self, vi: onnx.ValueInfoProto):
         """The type of an input of this graph: as declared (a graph input's dims of size 0 or -1
         mean "unknown", as some converters write them), or as inferred for a body's input."""
         if self.parent is None:
             what = f"graph input {vi.name!r}"
             t = type_from_proto(vi.type, what, zero_is_unknown=True)
-            if t.shape is None:
+            if isinstance(t, TensorType) and t.shape is None:
                 raise IRError(f"{what} has no rank; irc needs ranked inputs (give its shape with --input-shape)")
             return t
         what = f"input {vi.name!r} of nested graph {self.proto.name!r}"
-        if vi.type.HasField("tensor_type") and vi.type.tensor_type.elem_type:
+        declared = vi.type.WhichOneof("value")
+        if declared and not (declared == "tensor_type" and not vi.type.tensor_type.elem_type):
             return type_from_proto(vi.type, what)
         return self.types.get(vi.name, what)
 
@@ -473,8 +476,11 @@ class _Importer:
         outputs = []
         for vi in g.output:
             v = self.value(vi.name)
-            if self.parent is None and v.name != vi.name:
-                v = self.graph.create("identity", [v], names=[vi.name]).result
+            if self.parent is None and v.name != vi.name:  # a graph output carries its own name
+                if isinstance(v.type, TensorType):
+                    v = self.graph.create("identity", [v], names=[vi.name]).result
+                else:
+                    v = self.graph.append(Op(generic_name("", "Identity"), [v], [v.type], {}, [vi.name])).result
             outputs.append(v)
         self.graph.set_outputs(outputs)
         return self.graph
@@ -523,6 +529,8 @@ class _Importer:
         except Exception as e:
             name = node.name or node.output[0]
             raise IRError(f"node {name!r} ({node.op_type}): cannot fold it at import ({type(e).__name__}: {e})") from None
+        if not all(isinstance(a, np.ndarray) and NUMPY_TO_ELEMENT.get(a.dtype) is not None for a in outs):
+            return  # a sequence, an optional or a type irc cannot hold: the node stays an op
         for o, a in zip([o for o in node.output if o], outs):
             self.constants[o] = np.asarray(a)
 
@@ -540,7 +548,9 @@ class _Importer:
 
             unranked = [i for i in node.input if i and i in self.values and not self.values[i].type.is_ranked]
             if unranked:
-                reason = f"input {unranked[0]!r} has no known rank"
+                t = self.values[unranked[0]].type
+                reason = (f"input {unranked[0]!r} has no known rank" if isinstance(t, TensorType)
+                          else f"input {unranked[0]!r} is {t}, not a tensor")
             elif (reason := reads_quantized_integers(node, self.values)) is None:
                 mark = (len(self.graph.ops), set(self.values), set(self.graph.weights))
                 try:

@@ -18,7 +18,7 @@ from typing import Iterator
 import onnx
 
 from irc.ir.diagnostics import IRError
-from irc.ir.types import TensorType
+from irc.ir.types import MapType, OptionalType, SequenceType, TensorType, ValueType
 
 ONNX_TO_ELEMENT = {
     onnx.TensorProto.FLOAT: "f32", onnx.TensorProto.DOUBLE: "f64", onnx.TensorProto.FLOAT16: "f16",
@@ -44,13 +44,20 @@ def element_of(elem_type: int, what: str) -> str:
 
 
 def type_from_proto(tp: onnx.TypeProto, what: str, zero_is_unknown: bool = False,
-                    inferred: bool = False) -> TensorType:
+                    inferred: bool = False) -> ValueType:
     """The IR type of an ONNX tensor type. `zero_is_unknown`: a dim of size 0 means "unknown"
     (how some converters write the dims of graph inputs). `inferred`: the type comes from onnx's
     shape inference, whose made-up names for dims it cannot tell (`unk__0`, ...) mean "unknown"."""
-    if not tp.HasField("tensor_type"):
-        kind = tp.WhichOneof("value") or "no"
-        raise IRError(f"{what} is of {kind.replace('_type', '')} type; irc's IR holds tensors only")
+    kind = tp.WhichOneof("value")
+    if kind == "sequence_type":
+        return SequenceType(type_from_proto(tp.sequence_type.elem_type, what, zero_is_unknown, inferred))
+    if kind == "optional_type":
+        return OptionalType(type_from_proto(tp.optional_type.elem_type, what, zero_is_unknown, inferred))
+    if kind == "map_type":
+        return MapType(element_of(tp.map_type.key_type, f"{what} (its map keys)"),
+                       type_from_proto(tp.map_type.value_type, what, zero_is_unknown, inferred))
+    if kind != "tensor_type":
+        raise IRError(f"{what} is of {(kind or 'no').replace('_type', '')} type, which irc's IR cannot hold")
     tt = tp.tensor_type
     element = element_of(tt.elem_type, what)
     if not tt.HasField("shape"):
@@ -98,9 +105,9 @@ class InferredTypes:
                 inferred = self.model
             self._onnx = {}
             for vi in _value_infos(inferred.graph):
-                if vi.type.HasField("tensor_type") and vi.type.tensor_type.elem_type:
-                    self._onnx.setdefault(vi.name, vi.type)
-                elif vi.type.WhichOneof("value") not in (None, "tensor_type"):
+                if vi.type.HasField("tensor_type") and not vi.type.tensor_type.elem_type:
+                    continue  # nothing known
+                if vi.type.WhichOneof("value") is not None:
                     self._onnx.setdefault(vi.name, vi.type)
         return self._onnx
 
@@ -127,7 +134,7 @@ class InferredTypes:
         tp = self._onnx_types().get(name)
         if tp is not None:
             t = type_from_proto(tp, what, inferred=True)
-            if t.shape is not None or name not in self._ort_types():
+            if not isinstance(t, TensorType) or t.shape is not None or name not in self._ort_types():
                 return t
         found = self._ort_types().get(name)
         if found is None:
@@ -177,3 +184,20 @@ def refine(declared: TensorType, inferred: TensorType | None) -> TensorType:
     if all(d is not None or i is None for d, i in zip(declared.shape, inferred.shape)):
         return declared
     return declared.with_shape(d if d is not None else i for d, i in zip(declared.shape, inferred.shape))
+
+
+def type_to_proto(t: ValueType) -> onnx.TypeProto:
+    """The ONNX type of an IR type (a tensor's dims: sizes, names, or unknown)."""
+    from onnx import helper
+
+    if isinstance(t, SequenceType):
+        return helper.make_sequence_type_proto(type_to_proto(t.of))
+    if isinstance(t, OptionalType):
+        return helper.make_optional_type_proto(type_to_proto(t.of))
+    if isinstance(t, MapType):
+        return helper.make_map_type_proto(ELEMENT_TO_ONNX[t.key], type_to_proto(t.value))
+    elem = ELEMENT_TO_ONNX.get(t.storage)
+    if elem is None:
+        raise IRError(f"element type {t.storage} has no ONNX equivalent")
+    dims = None if t.shape is None else [d if isinstance(d, (int, str)) else None for d in t.shape]
+    return helper.make_tensor_type_proto(elem, dims)

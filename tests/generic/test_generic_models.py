@@ -134,3 +134,43 @@ def test_generic_op_names_and_typed_attributes_print_back():
     frob = g.ops[0]
     assert frob.attrs["t"].dtype == np.int32 and frob.attrs["sizes"] == ()
     assert g.ops[1].attrs["value"].dtype == np.float64
+
+
+def sequence_model() -> onnx.ModelProto:
+    """SplitToSequence / SequenceAt / ConcatFromSequence around a conv-free float graph: values of
+    sequence type between generic ops, tensors elsewhere."""
+    w = onnx.numpy_helper.from_array(RNG.standard_normal((4, 4)).astype(np.float32), "w")
+    one = onnx.numpy_helper.from_array(np.array(1, np.int64), "one")
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["h"]),
+             helper.make_node("SplitToSequence", ["h"], ["parts"], axis=1),
+             helper.make_node("SequenceAt", ["parts", "one"], ["second"]),
+             helper.make_node("ConcatFromSequence", ["parts"], ["joined"], axis=1),
+             helper.make_node("Add", ["joined", "second"], ["y"])]
+    g = helper.make_graph(nodes, "g", [_vi("x", T.FLOAT, ["N", 4])], [_vi("y", T.FLOAT, ["N", 4])], [w, one])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_sequences_import_round_trip_run_and_export():
+    x = RNG.standard_normal((3, 4)).astype(np.float32)
+    graph, text = _check(sequence_model(), [{"x": x}, {"x": x[:1]}])
+    assert "= onnx.SplitToSequence(%h) {axis=1} : !seq<tensor<[N]x1xf32>>" in text
+    assert [op.name for op in graph.ops if "." in op.name] == [
+        "onnx.SplitToSequence", "onnx.SequenceAt", "onnx.ConcatFromSequence"]
+
+
+def test_a_declared_op_refuses_a_sequence_operand():
+    text = """func @main(%s: !seq<tensor<4xf32>>) -> (tensor<4xf32>) {
+  %y = relu(%s) : tensor<4xf32>
+  return %y
+}
+"""
+    with pytest.raises(Exception, match=r"relu takes and gives tensors, not !seq<tensor<4xf32>>"):
+        parse_text(text)
+
+
+def test_a_model_with_sequences_quantizes_around_them():
+    import irc
+
+    result = irc.quantize(sequence_model(), {"x": RNG.standard_normal((16, 4)).astype(np.float32)})
+    assert result.op_counts()["matmul"] == (1, 0)
+    assert result.check.cosine["y"] > 0.99
