@@ -12,7 +12,8 @@ use, one OpDef per kind, all alike:
     float, str, ints, floats, strs, tensor) plus `graph` (a nested Graph), `graphs` and types
     (an ONNX TYPE_PROTO attribute, written as the type: `type=!seq<tensor<*xf32>>`);
     discardable attributes (keys with a dot) carry what irc adds: `onnx.version` (the opset of
-    a domain other than the default one), `onnx.absent` and `onnx.absent_outputs` (positions of
+    a domain other than the default one; on a default-domain op ONNX added after opset 21, such
+    as RMSNormalization, the model's opset, which export then declares), `onnx.absent` and `onnx.absent_outputs` (positions of
     ONNX inputs / outputs left empty, e.g. [1] for Clip(x, "", max); results are the named
     outputs), `onnx.captures` (see below), `q.range`, `q.fallback`;
   - result types are declared, never inferred: import takes them from onnx's (or onnxruntime's)

@@ -174,8 +174,10 @@ def assemble_model(ctx: ExportContext, inputs: list[onnx.ValueInfoProto], output
                    producer: str) -> onnx.ModelProto:
     """The ONNX model of the nodes and initializers `ctx` collected (opset CANONICAL_OPSET)."""
     g = helper.make_graph(ctx.nodes, ctx.graph.name, inputs, outputs, ctx.initializers)
-    opsets = [helper.make_opsetid("", CANONICAL_OPSET)]
-    opsets += [helper.make_opsetid(d, v) for d, v in sorted(ctx.extra_opsets.items())]
+    # a generic op ONNX added after CANONICAL_OPSET raises the default domain's opset: the ops irc
+    # writes mean the same there (import reads such a model as CANONICAL_OPSET only if they do)
+    opsets = [helper.make_opsetid("", max(CANONICAL_OPSET, ctx.extra_opsets.get("", 0)))]
+    opsets += [helper.make_opsetid(d, v) for d, v in sorted(ctx.extra_opsets.items()) if d]
     model = helper.make_model(g, opset_imports=opsets, producer_name=producer)
     model.ir_version = min(model.ir_version, 10)
     return model

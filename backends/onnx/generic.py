@@ -83,6 +83,8 @@ def export_generic(ctx, op: Op) -> None:
             node.attribute.append(onnx_attribute(ctx, op, key, op.attrs[key], outer))
     if domain:
         ctx.use_opset(domain, int(op.attrs.get(VERSION_KEY, 1)))
+    elif VERSION_KEY in op.attrs:  # an op of a default-domain opset newer than CANONICAL_OPSET
+        ctx.use_opset("", int(op.attrs[VERSION_KEY]))
 
 
 # -- running one op -------------------------------------------------------------------------------

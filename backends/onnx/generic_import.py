@@ -83,9 +83,20 @@ def _attribute(imp: "_Importer", node: onnx.NodeProto, a: onnx.AttributeProto, c
 
 def domain_version(model: onnx.ModelProto, domain: str) -> int:
     for o in model.opset_import:
-        if o.domain == domain:
+        if o.domain == domain or (domain == "" and o.domain == "ai.onnx"):
             return int(o.version)
     return 1
+
+
+def _newer_than_canonical(op_type: str) -> bool:
+    """Whether ONNX's default domain defines `op_type` only after CANONICAL_OPSET."""
+    from .registry import CANONICAL_OPSET
+
+    try:
+        onnx.defs.get_schema(op_type, CANONICAL_OPSET, "")
+        return False
+    except onnx.defs.SchemaError:
+        return True
 
 
 def import_generic(imp: "_Importer", node: onnx.NodeProto, reason: str | None = None) -> None:
@@ -115,6 +126,10 @@ def import_generic(imp: "_Importer", node: onnx.NodeProto, reason: str | None = 
     domain = "" if node.domain in ("", "ai.onnx") else node.domain
     if domain:
         attrs[VERSION_KEY] = domain_version(imp.model, node.domain)
+    elif _newer_than_canonical(node.op_type):
+        # an op ONNX added after the opset irc reads and writes (RMSNormalization, Attention: 23):
+        # it needs the model's own opset, which export then declares
+        attrs[VERSION_KEY] = domain_version(imp.model, "")
     outputs = list(node.output)
     while outputs and not outputs[-1]:
         outputs.pop()

@@ -174,3 +174,27 @@ def test_a_model_with_sequences_quantizes_around_them():
     result = irc.quantize(sequence_model(), {"x": RNG.standard_normal((16, 4)).astype(np.float32)})
     assert result.op_counts()["matmul"] == (1, 0)
     assert result.check.cosine["y"] > 0.99
+
+
+def test_an_op_newer_than_opset_21_keeps_its_opset_through_quantization():
+    """RMSNormalization exists from opset 23: the generic op records it, and the written model
+    declares that opset (irc's own ops mean the same there); the matmuls around it go int8."""
+    import irc
+    from irc.backends.onnx.ort_kernels import ort_kernel_report
+
+    inits = [onnx.numpy_helper.from_array(np.ones(8, np.float32), "s"),
+             onnx.numpy_helper.from_array(RNG.standard_normal((8, 8)).astype(np.float32), "w"),
+             onnx.numpy_helper.from_array(RNG.standard_normal((8, 8)).astype(np.float32), "w2")]
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["h"]),
+             helper.make_node("RMSNormalization", ["h", "s"], ["r"], axis=-1),
+             helper.make_node("MatMul", ["r", "w2"], ["y"])]
+    g = helper.make_graph(nodes, "g", [_vi("x", T.FLOAT, ["N", 8])], [_vi("y", T.FLOAT, ["N", 8])], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 23)])
+    m.ir_version = 10
+    graph, text = _check(m, [{"x": RNG.standard_normal((3, 8)).astype(np.float32)}])
+    assert "onnx.RMSNormalization(%h, %s) {axis=-1, onnx.version=23}" in text
+    assert [o.version for o in export_onnx(graph).opset_import] == [23]
+    result = irc.quantize(m, {"x": RNG.standard_normal((16, 8)).astype(np.float32)})
+    assert [o.version for o in result.model.opset_import] == [23]
+    assert ort_kernel_report(result.model)["all"]["op_counts"]["QLinearMatMul"] == 2
+    assert result.check.cosine["y"] > 0.99

@@ -20,6 +20,7 @@ KNOWN_SKIPS: dict[str, str] = {
     r"^test_flexattention_(causal_mask|relative_positional)$": "the ai.onnx.preview.FlexAttention body holds a Range whose type neither onnx's nor onnxruntime's inference can tell (onnxruntime has no kernel for the op)",
     r"^test_range_float16_type_positive_delta$|^test_spacetodepth_crd_mode_example$": "a model of opset 27/28 using what those opsets added (float16 Range, SpaceToDepth's CRD mode): irc's IR and exports are at opset 21, and onnx's version converter cannot bring the node down, so import refuses it with that reason",
     r"^test_loop16_seq_none$": "onnx's backend runner cannot compare a sequence of 0-d tensors (it takes len() of each element), whichever backend produced it",
+    r"^test_attention_4d_causal_fp16$|^test_attention_4d_with_past_and_present_qk_matmul_bias_[34]d_mask_causal$": "onnxruntime's Attention (opset 23, which runs this generic op) differs from onnx's reference: one float16 ulp, or -inf where a causal mask with past keys and a bias mask meet",
     r"^test_scan_sum$": "onnx's version converter rewrites Scan-8 (with a batch axis) into a later Scan and changes the declared shape of the graph input the case feeds",
     r"^test_resize_downsample_scales_(linear|cubic)_align_corners$": "the stored output follows onnx's reference, which spaces align_corners samples by the unrounded length in * scale; irc follows onnxruntime (the integer output length), as tests/ops/test_resample.py checks on these cases",
 }
