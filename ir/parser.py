@@ -22,7 +22,7 @@ from .attrs import is_discardable, normalize_discardable
 from .graph import Graph, Weights
 from .op import Op
 from .registry import VerifyError, get_op
-from .types import ELEMENT_DTYPES, MapType, OptionalType, QuantType, SequenceType, TensorType, ValueType, parse_f32
+from .types import ELEMENT_DTYPES, MapType, OptionalType, QuantType, SequenceType, TensorType, ValueType
 from .diagnostics import SourceError
 from .value import Value
 

@@ -47,6 +47,18 @@ def exporter(*names: str) -> Callable:
     return register
 
 
+def one_to_one(onnx_type: str, ir_name: str) -> None:
+    """Register the converters of an op that is one ONNX node with the same operands, results
+    and no attributes either way (Sin <-> sin, Add <-> add)."""
+    @importer(onnx_type)
+    def import_plain(ctx, node):
+        return ctx.emit(ir_name, ctx.inputs())
+
+    @exporter(ir_name)
+    def export_plain(ctx, op):
+        ctx.node(onnx_type, op.operands, op.results)
+
+
 def exporter_for(name: str) -> Callable | None:
     """The exporter of IR op kind `name`; generic ops (ir/generic.py) all share one."""
     load_converters()

@@ -19,14 +19,14 @@ result dim is an operand's dim; the lengths of range and nonzero depend on data 
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
 
 import numpy as np
 
 from ..registry import Signature, VerifyError, attr, define_op, expressed
-from ..types import Dim, QuantType, TensorType
+from ..types import Dim, TensorType
 from ._infer import same_element
 from .elementwise import BOOL, NUMERIC, require_elements
+from .shape import carry
 
 FAMILY = "index"
 PURE = ["pure"]
@@ -67,22 +67,6 @@ def merge_dim(a: Dim, b: Dim, what: str) -> Dim:
     if isinstance(b, int) or a is None:
         return b
     return a if a == b else None
-
-
-def retyped(x: TensorType, shape: Sequence[Dim], new_axis: Callable[[int], int | None], what: str,
-            element=None) -> TensorType:
-    """A result with `x`'s element type (or `element`) on `shape`; a per-axis quantized x keeps
-    its parameters only where `new_axis` says where the axis went."""
-    el = x.element if element is None else element
-    if isinstance(el, QuantType) and el.axis is not None:
-        axis = new_axis(el.axis)
-        if axis is None:
-            raise VerifyError(f"{what}: the quantization axis {el.axis} of {x} does not survive this op")
-        el = QuantType(el.storage, el.scales, el.zero_points, axis)
-    try:
-        return TensorType(tuple(shape), el)
-    except ValueError as e:
-        raise VerifyError(f"{what}: {e}") from None
 
 
 def _no_axis(_: int) -> None:
@@ -187,7 +171,7 @@ def _infer_topk(s: Signature):
     x, axis, k = s["x"], s.attr("axis"), s.attr("k")
     shape = list(x.shape)
     shape[axis] = k
-    values = retyped(x, shape, lambda a: None if a == axis else a, "topk")
+    values = carry(x, shape, lambda a: None if a == axis else a, "topk")
     return [values, TensorType(tuple(shape), "i64")]
 
 
@@ -214,7 +198,7 @@ def _verify_gather_elements(s: Signature) -> None:
 
 def _infer_gather_elements(s: Signature):
     data, idx = s["data"], s["indices"]
-    return [retyped(data, idx.shape, _no_axis, "gather_elements")]
+    return [carry(data, idx.shape, _no_axis, "gather_elements")]
 
 
 define_op(
@@ -252,7 +236,7 @@ def _infer_gather_nd(s: Signature):
             return a
         return a - b - m + idx.rank - 1 if a >= b + m else None
 
-    return [retyped(data, shape, new_axis, "gather_nd")]
+    return [carry(data, shape, new_axis, "gather_nd")]
 
 
 define_op(
@@ -334,7 +318,7 @@ def _verify_one_hot(s: Signature) -> None:
 def _infer_one_hot(s: Signature):
     idx, values, axis = s["indices"], s["values"], s.attr("axis")
     shape = list(idx.shape[:axis]) + [s.attr("depth")] + list(idx.shape[axis:])
-    return [retyped(values, shape, _no_axis, "one_hot")]
+    return [carry(values, shape, _no_axis, "one_hot")]
 
 
 define_op(

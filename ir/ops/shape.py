@@ -71,9 +71,10 @@ def dim_product(dims: Sequence[Dim]) -> Dim:
 
 
 def carry(x: TensorType, shape: Sequence[Dim], new_axis: Callable[[int], int | None] | None = None,
-          what: str = "") -> TensorType:
-    """`x`'s element type on a new shape; a per-axis quantized element follows `new_axis`."""
-    el = x.element
+          what: str = "", element=None) -> TensorType:
+    """`x`'s element type (or `element`) on a new shape; a per-axis quantized element keeps its
+    parameters only where `new_axis` says where the axis went."""
+    el = x.element if element is None else element
     if isinstance(el, QuantType) and el.axis is not None:
         axis = new_axis(el.axis) if new_axis is not None else None
         if axis is None:

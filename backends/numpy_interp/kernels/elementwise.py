@@ -15,7 +15,8 @@ from ..interpreter import kernel
 from .activation import quiet, result
 
 
-def _binary(name: str, ufunc) -> None:
+def binary_kernel(name: str, ufunc) -> None:
+    """Register the kernel of a broadcasting binary op computed by `ufunc` in the result dtype."""
     @kernel(name)
     @quiet
     def run(op, x, y):
@@ -30,7 +31,7 @@ for _name, _ufunc in {
     "greater": np.greater, "greater_or_equal": np.greater_equal,
     "and": np.logical_and, "or": np.logical_or,
 }.items():
-    _binary(_name, _ufunc)
+    binary_kernel(_name, _ufunc)
 
 
 @kernel("not")

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..interpreter import kernel
 from .activation import quiet, result
+from .elementwise import binary_kernel as _binary
 
 
 def _unary(name: str, fn) -> None:
@@ -18,15 +19,6 @@ def _unary(name: str, fn) -> None:
     @quiet
     def run(op, x):
         return result(op, fn(x))
-
-    run.__name__ = name
-
-
-def _binary(name: str, fn) -> None:
-    @kernel(name)
-    @quiet
-    def run(op, x, y):
-        return result(op, fn(x, y))
 
     run.__name__ = name
 

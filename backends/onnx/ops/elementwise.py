@@ -11,7 +11,7 @@ from __future__ import annotations
 import onnx
 
 from ..importer import ELEMENT_TO_ONNX, ONNX_TO_ELEMENT
-from ..registry import exporter, importer
+from ..registry import exporter, importer, one_to_one
 
 # ONNX op type -> IR op; every input is an operand
 NARY = {
@@ -23,18 +23,8 @@ NARY = {
 }
 
 
-def _register(onnx_type: str, ir_name: str) -> None:
-    @importer(onnx_type)
-    def import_nary(ctx, node):
-        return ctx.emit(ir_name, ctx.inputs())
-
-    @exporter(ir_name)
-    def export_nary(ctx, op):
-        ctx.node(onnx_type, op.operands, op.results)
-
-
 for _t, _name in NARY.items():
-    _register(_t, _name)
+    one_to_one(_t, _name)
 
 
 def _element(ctx, onnx_type: int, what: str) -> str:

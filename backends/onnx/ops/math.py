@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..importer import default_opset
-from ..registry import exporter, importer
+from ..registry import exporter, importer, one_to_one
 
 UNARY = {
     "Floor": "floor", "Ceil": "ceil", "Round": "round", "Sign": "sign", "Sin": "sin", "Cos": "cos",
@@ -22,18 +22,8 @@ FLOOR_MOD_FLOATS_OPSET = 28
 """The first opset whose Mod takes fmod=0 on floating-point operands."""
 
 
-def _register(onnx_type: str, ir_name: str) -> None:
-    @importer(onnx_type)
-    def import_plain(ctx, node):
-        return ctx.emit(ir_name, ctx.inputs())
-
-    @exporter(ir_name)
-    def export_plain(ctx, op):
-        ctx.node(onnx_type, op.operands, op.results)
-
-
 for _t, _name in UNARY.items():
-    _register(_t, _name)
+    one_to_one(_t, _name)
 
 
 @importer("IsInf")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 import onnx
-from onnx import helper, numpy_helper
+from onnx import helper
 
 from irc.ir.diagnostics import IRError
 from irc.ir.ops.resample import resolve_resize
