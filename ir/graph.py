@@ -10,9 +10,8 @@ one may hold its array inline (`value`); `const_value` reads either.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
-import networkx as nx
 import numpy as np
 
 from .op import Op
@@ -173,33 +172,6 @@ class Graph:
                 return op
         raise KeyError(f"no op named {label!r}")
 
-    def to_networkx(self) -> nx.MultiDiGraph:
-        """Data-flow graph: a node per op (and per input), an edge per use."""
-        g = nx.MultiDiGraph()
-        for v in self.inputs:
-            g.add_node(v, kind="input")
-        for op in self.ops:
-            g.add_node(op, kind="op")
-            for i, v in enumerate(op.operands):
-                g.add_edge(v.producer if v.producer is not None else v, op, index=i)
-        return g
-
-    def topological_sort(self) -> None:
-        """Reorder `ops` so that every op follows the producers of its operands.
-
-        Stable: ops already in order keep their relative order.
-        """
-        order = {id(op): i for i, op in enumerate(self.ops)}
-        dag = nx.DiGraph()
-        dag.add_nodes_from(id(op) for op in self.ops)
-        for op in self.ops:
-            for v in op.operands:
-                if v.producer is not None and id(v.producer) in order:
-                    dag.add_edge(id(v.producer), id(op))
-        by_id = {id(op): op for op in self.ops}
-        ids = nx.lexicographical_topological_sort(dag, key=lambda i: order[i])
-        self.ops = [by_id[i] for i in ids]
-
     def last_uses(self) -> dict[int, list[Value]]:
         """For each op index, the values whose last reader is that op (for freeing early)."""
         last: dict[int, int] = {}
@@ -218,8 +190,3 @@ class Graph:
 
 INLINE_LIMIT = 16
 """Constants with at most this many elements are printed inline; larger ones go to weights."""
-
-
-def iter_ops(graphs: Iterable[Graph]) -> Iterator[Op]:
-    for g in graphs:
-        yield from g.ops

@@ -167,6 +167,3 @@ def _format_input_attrs(attrs: dict[str, Any] | None) -> str:
         return ""
     return " {" + ", ".join(f"{k}={format_attr(attrs[k])}" for k in sorted(attrs)) + "}"
 
-
-def print_type(t: TensorType) -> str:
-    return str(t)

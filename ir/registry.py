@@ -199,7 +199,6 @@ def define_op(name: str, *, operands: Sequence[str], infer: Callable[[Signature]
 def lookup_op(name: str) -> OpDef | None:
     """The declaration of op kind `name`: a declared op, or for a dotted name (`onnx.Unique`,
     `com.microsoft.FusedMatMul`) the generic declaration of that ONNX op (ir/generic.py)."""
-    _load_builtin_ops()
     defn = OP_REGISTRY.get(name)
     if defn is None and "." in name:
         from .generic import generic_def
@@ -219,16 +218,6 @@ def get_op(name: str) -> OpDef:
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise VerifyError(f"unknown op {name!r}{hint}")
     return defn
-
-
-_loaded = False
-
-
-def _load_builtin_ops() -> None:
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        from . import ops  # noqa: F401  (declares the built-in op families)
 
 
 def attr(kind: str, default: Any = REQUIRED, doc: str = "") -> AttrSpec:

@@ -4,6 +4,8 @@ from .base import PASS_REGISTRY, Pass, PassContext, PassError, get_pass, load_pl
 from .manager import Instrument, PassManager, PrintIRAfterAll, TimePasses
 from .pipeline import Pipeline, parse_pipeline
 
+from . import builtin as _builtin  # noqa: E402, F401  (registers the built-in passes on import)
+
 __all__ = [
     "Instrument", "PASS_REGISTRY", "Pass", "PassContext", "PassError", "PassManager", "Pipeline",
     "PrintIRAfterAll", "TimePasses", "get_pass", "load_plugin", "parse_pipeline", "register_pass",

@@ -44,7 +44,6 @@ class PassContext:
     calib     an iterable of {input name: batch array} for calibration (or a callable making one)
     seed      for anything random
     quiet     no progress bars
-    extras    free-form settings from the driver (e.g. a validation set and a metric)
     stats     what passes report (pass name -> {statistic: value}), shown by the driver
     budget    an accuracy budget (irc.passes.budget.AccuracyBudget): the pass manager then runs
               `quantize` through the budget search, and the search's result lands in it
@@ -55,7 +54,6 @@ class PassContext:
     calib: Any = None
     seed: int = 0
     quiet: bool = False
-    extras: dict[str, Any] = field(default_factory=dict)
     stats: dict[str, dict[str, Any]] = field(default_factory=dict)
     budget: Any = None
     sample_batch: dict[str, Any] | None = None
@@ -96,7 +94,7 @@ def register_pass(cls: type[Pass]) -> type[Pass]:
 
 
 def get_pass(name: str) -> type[Pass]:
-    load_builtin_passes()
+    load_pass_plugins()
     cls = PASS_REGISTRY.get(name)
     if cls is None:
         known = sorted(PASS_REGISTRY)
@@ -106,18 +104,19 @@ def get_pass(name: str) -> type[Pass]:
     return cls
 
 
-_builtins_loaded = False
+_plugins_loaded = False
 
 
-def load_builtin_passes() -> None:
-    global _builtins_loaded
-    if not _builtins_loaded:
-        _builtins_loaded = True
-        importlib.import_module("irc.passes.builtin")
-        _load_entry_points()
+def load_pass_plugins() -> None:
+    """Import the passes installed packages offer (entry point group `irc.passes`), once.
 
-
-def _load_entry_points() -> None:
+    The built-in passes register when `irc.passes` is imported; plugins wait for the first
+    lookup, so that a broken one costs a warning only when passes are asked for.
+    """
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
     from importlib.metadata import entry_points
 
     for ep in entry_points(group="irc.passes"):

@@ -277,7 +277,7 @@ def run_with_budget(quantize: Pass, tail: Sequence[Pass], graph: Graph, ctx: Pas
     budget: AccuracyBudget = ctx.budget
     v = budget.validation
     seconds: dict[str, float] = {}
-    scratch = PassContext(calib=ctx.calib, seed=ctx.seed, quiet=True, extras=ctx.extras)
+    scratch = PassContext(calib=ctx.calib, seed=ctx.seed, quiet=True)
 
     def make(g: Graph) -> None:
         quantize.run(g, scratch)

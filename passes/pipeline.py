@@ -147,9 +147,9 @@ class _Parser:
 
 def describe_passes() -> list[tuple[str, str, list[str]]]:
     """(name, summary, ['key: type = default', ...]) of every registered pass, sorted."""
-    from .base import PASS_REGISTRY, load_builtin_passes
+    from .base import PASS_REGISTRY, load_pass_plugins
 
-    load_builtin_passes()
+    load_pass_plugins()
     out = []
     for name in sorted(PASS_REGISTRY):
         cls = PASS_REGISTRY[name]

@@ -39,16 +39,6 @@ def kernel(name: str, *, quantized: bool = False) -> Callable[[Kernel], Kernel]:
     return register
 
 
-_loaded = False
-
-
-def _load_kernels() -> None:
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        from . import kernels  # noqa: F401
-
-
 def is_quantized_op(op: Op) -> bool:
     """Ops whose operands or results are quantized run the integer kernels (casts excepted)."""
     if op.name in ("quantize", "dequantize", "const"):
@@ -61,7 +51,6 @@ def find_kernel(op: Op) -> Kernel:
 
     A generic op (ir/generic.py) gets a kernel of its own that runs it as a one-node ONNX model.
     """
-    _load_kernels()
     if is_generic_name(op.name):
         return generic_kernel(op)
     quantized = is_quantized_op(op)

@@ -50,8 +50,8 @@ from irc.ir.types import NUMPY_TO_ELEMENT, TensorType
 from irc.ir.value import Value
 
 from .generic_import import import_generic
-from .inferred_types import ELEMENT_TO_ONNX, ONNX_TO_ELEMENT, InferredTypes, refine, type_from_proto
-from .registry import CANONICAL_OPSET, IMPORTERS, load_converters
+from .inferred_types import InferredTypes, refine, type_from_proto
+from .registry import CANONICAL_OPSET, IMPORTERS
 
 ALIAS_OPS = {"Identity", "Dropout"}
 # Ops never folded even when their inputs are constant (random or stateful; DequantizeLinear of
@@ -468,7 +468,6 @@ class _Importer:
         if self.parent is None:
             self._collect_static_shapes()
         self._fold_constants()
-        load_converters()
         for node in g.node:
             if all(o in self.constants or o == "" for o in node.output):
                 continue

@@ -61,7 +61,6 @@ def one_to_one(onnx_type: str, ir_name: str) -> None:
 
 def exporter_for(name: str) -> Callable | None:
     """The exporter of IR op kind `name`; generic ops (ir/generic.py) all share one."""
-    load_converters()
     fn = EXPORTERS.get(name)
     if fn is None and "." in name:
         from .generic import export_generic
@@ -74,12 +73,3 @@ def missing_exporters(graph, handled: tuple[str, ...] = ("const",)) -> list[str]
     """Op kinds of `graph` (nested graphs included) that nothing can write as ONNX."""
     return sorted({op.name for op in graph.walk() if op.name not in handled and exporter_for(op.name) is None})
 
-
-_loaded = False
-
-
-def load_converters() -> None:
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        from . import ops  # noqa: F401

@@ -15,11 +15,9 @@ from onnx.backend.test.loader import load_model_tests
 
 import irc.backend
 from irc.backends.onnx.importer import ALIAS_OPS
-from irc.backends.onnx.registry import IMPORTERS, load_converters
 
 from .known_skips import KNOWN_SKIPS
 
-load_converters()
 ALWAYS_OK = set(ALIAS_OPS) | {"Constant"}
 
 

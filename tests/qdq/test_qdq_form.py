@@ -177,9 +177,8 @@ def test_quantized_constant_with_wrong_stored_values_is_refused():
 def test_fp32_exporters_see_a_float_op(monkeypatch):
     """The fp32 exporter of a quantized op sees f32 types and no fused activation (the backend
     owns both); afterwards the op is as it was."""
-    from irc.backends.onnx.registry import EXPORTERS, load_converters
+    from irc.backends.onnx.registry import EXPORTERS
 
-    load_converters()
     seen = []
     original = EXPORTERS["conv"]
 

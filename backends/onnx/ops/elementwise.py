@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import onnx
 
-from ..importer import ELEMENT_TO_ONNX, ONNX_TO_ELEMENT
+from ..inferred_types import ELEMENT_TO_ONNX, ONNX_TO_ELEMENT
 from ..registry import exporter, importer, one_to_one
 
 # ONNX op type -> IR op; every input is an operand
