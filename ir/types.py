@@ -72,6 +72,11 @@ def parse_f32(text: str) -> float:
     return float(np.float32(text))
 
 
+BIAS_SCALE_RTOL = 1e-5
+"""How far (relative) an i32 bias's scale may be from f32(s_x * s_w) and still count as that scale
+(the int8 kernels then add the bias's integers to the accumulator as they are)."""
+
+
 @dataclass(frozen=True)
 class QuantType:
     """A uniformly quantized element type: storage integer, scale(s), zero point(s).
@@ -144,6 +149,16 @@ class QuantType:
 
     def zero_point_array(self) -> np.ndarray:
         return np.asarray(self.zero_points, dtype=self.storage_dtype)
+
+    def saturation_clamps(self, lo: float, hi: float) -> bool:
+        """Whether saturating to this type already clamps to [lo, hi]: q(lo) <= qmin and
+        q(hi) >= qmax on every axis, q(v) = round_half_even(v / s) + z in float32 (so a relu or
+        clip in front of a quantize with such a type changes nothing and may be dropped)."""
+        with np.errstate(over="ignore", divide="ignore"):
+            for s, z in zip(self.scale_array(), self.zero_points):
+                if float(np.rint(np.float32(lo) / s)) + z > self.qmin or float(np.rint(np.float32(hi) / s)) + z < self.qmax:
+                    return False
+        return True
 
     def __str__(self) -> str:
         if self.axis is None:

@@ -33,13 +33,13 @@ from typing import Callable, Literal, Mapping, Protocol, Sequence
 
 import numpy as np
 
+from irc.ir.evaluator import Evaluator, get_evaluator
 from irc.ir.graph import Graph
 
 from .base import Pass, PassContext, PassError
 from .budget_result import BudgetResult, build_result, drop_of
 from .calib_data import graph_batch_size
 from .clone import clone_graph
-from .evaluator import Evaluator, get_evaluator
 from .fallback import mark_fallback
 from .search import SearchResult, Trial, search
 from .sensitivity import (ENGINES, ActivationCache, cumulative_sqnr, estimate_seconds, harm_interpreter, harm_local,

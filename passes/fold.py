@@ -31,6 +31,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from irc.ir.evaluator import evaluate_op
 from irc.ir.generic import is_foldable, is_generic_name
 from irc.ir.graph import INLINE_LIMIT, Graph
 from irc.ir.op import Op
@@ -40,7 +41,6 @@ from irc.ir.types import types_compatible
 from .affine import AFFINE_OPS, channel_affine
 from .base import Pass, PassContext, PassError, register_pass
 from .dce import remove_dead_ops
-from .evaluate import evaluate_op
 
 NEVER_FOLD = {"const", "quantize", "dequantize"}
 

@@ -41,7 +41,8 @@ import numpy as np
 
 from irc.ir.graph import Graph
 from irc.ir.op import Op
-from irc.ir.types import QuantType
+from irc.ir.ops._activation import fused_activation
+from irc.ir.types import BIAS_SCALE_RTOL, QuantType
 from irc.ir.value import Value
 
 from .base import Pass, PassContext, register_pass
@@ -76,9 +77,7 @@ def _clamp_bounds(op: Op) -> tuple[float, float]:
 
 
 def _redundant(qt: QuantType, lo: float, hi: float) -> bool:
-    from irc.backends.onnx.qdq import activation_redundant
-
-    return activation_redundant(qt, lo, hi)
+    return qt.saturation_clamps(lo, hi)
 
 
 def output_cast(op: Op) -> tuple[Op, Op | None] | None:
@@ -98,16 +97,12 @@ def output_cast(op: Op) -> tuple[Op, Op | None] | None:
 
 
 def _fused_activation_ok(op: Op, qt: QuantType) -> bool:
-    from irc.backends.onnx.qdq import fused_activation
-
     act = fused_activation(op)
     return act is None or _redundant(qt, act[1], act[2])
 
 
 def _bias_ok(graph: Graph, b: Value | None, qx: QuantType, qw: QuantType, channels) -> bool:
     """A constant i32 bias of `channels` values at f32(s_x * s_w[c]), zero point 0."""
-    from irc.backends.numpy_interp.kernels._int8 import BIAS_SCALE_RTOL
-
     if b is None or graph.const_value(b) is None or b.type.rank != 1 or b.type.shape[0] != channels:
         return False
     qb = b.type.quant

@@ -32,30 +32,10 @@ import math
 
 import numpy as np
 
+from irc.ir.evaluator import finite_minmax
+
 CHUNK = 1 << 20
 """Elements binned at a time: bounds the temporary arrays of a huge tensor to a few MB."""
-
-
-def finite_minmax(a: np.ndarray) -> tuple[float, float, int]:
-    """(min, max, number of non-finite values) over the finite values of `a`.
-
-    Without any finite value (an empty or all-NaN array) min is +inf and max is -inf.
-    """
-    a = np.asarray(a)
-    if a.size == 0:
-        return math.inf, -math.inf, 0
-    if a.dtype.kind not in "f":
-        return float(a.min()), float(a.max()), 0
-    mn, mx = a.min(), a.max()
-    if np.isfinite(mn) and np.isfinite(mx):
-        return float(mn), float(mx), 0
-    # NaN propagates through min/max and infinities win them: look at the finite values only
-    finite = np.isfinite(a)
-    n_bad = int(a.size - np.count_nonzero(finite))
-    if n_bad == a.size:
-        return math.inf, -math.inf, n_bad
-    kept = a[finite]
-    return float(kept.min()), float(kept.max()), n_bad
 
 
 class MinMaxObserver:

@@ -28,19 +28,15 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from irc.ir.evaluator import Evaluator, evaluate_op
 from irc.ir.graph import Graph
 from irc.ir.op import Op
 from irc.ir.value import Value
 
 from .clone import clone_graph
-from .evaluate import evaluate_op
-from .evaluator import Evaluator, register_evaluator
 from .sites import QuantizedCopy, Site, dequantize, fake_quantize, macs
 
 ENGINES = ("auto", "interpreter", "onnxruntime", "local")
-
-# the backend's QDQ runner: float graphs with quantize/dequantize pairs, and quantized graphs
-register_evaluator("onnxruntime-qdq", "irc.backends.onnx.qdq_runner:QDQEvaluator")
 
 
 class NoiseMeter:

@@ -26,13 +26,13 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from irc.ir.evaluator import evaluate_op
 from irc.ir.graph import Graph
 from irc.ir.op import Op
 from irc.ir.types import QuantType, TensorType
 from irc.ir.value import Value
 
 from .clone import clone_graph
-from .evaluate import evaluate_op
 from .quantize import ACTIVATIONS, COMPUTE, REQUANTIZE
 
 CASTS = ("const", "quantize", "dequantize")

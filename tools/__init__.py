@@ -8,8 +8,9 @@
     irc.save(graph, "model.ir"); graph = irc.load("model.ir")
 """
 
-from irc.backends.onnx import export_onnx, import_onnx
+from irc.backends.onnx import export_onnx
 from irc.ir import Graph, IRError, load_ir as load, parse_text, print_graph, save_ir as save
+from irc.onnx_import import import_onnx
 from irc.quantize import QuantizeResult, quantize
 
 __all__ = ["Graph", "IRError", "QuantizeResult", "export_onnx", "import_onnx", "load", "parse_text",

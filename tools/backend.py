@@ -18,7 +18,7 @@ import onnx
 from onnx.backend.base import Backend, BackendRep
 
 from irc.backends.numpy_interp import Interpreter
-from irc.backends.onnx import import_onnx
+from irc.onnx_import import import_onnx
 
 
 class IrcRep(BackendRep):

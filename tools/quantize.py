@@ -163,7 +163,7 @@ def calibration_source(calib: Any, graph: Graph, limit: int | None = None, prepr
 def load_model(model: Any, input_shapes: Mapping | None = None) -> tuple[Graph, int | None]:
     """(graph, size in bytes of the source model) from a path, an onnx.ModelProto or a Graph;
     `input_shapes` fixes an ONNX model's input dims before import."""
-    from irc.backends.onnx import import_onnx
+    from irc.onnx_import import import_onnx
 
     if input_shapes and (isinstance(model, Graph) or Path(str(model)).suffix == ".ir"):
         raise IRError("input shapes can be fixed for ONNX models only (an IR graph's types are its own)")

@@ -1,4 +1,4 @@
-"""The numpy interpreter as an Evaluator (irc.passes.evaluator): exact semantics, op by op.
+"""The numpy interpreter as an Evaluator (irc.ir.evaluator): exact semantics, op by op.
 
 Requested values are handed out through an interpreter listener as each op finishes, so
 `stream` holds only the tensors the interpreter itself still needs plus the one being observed.
@@ -13,9 +13,9 @@ import numpy as np
 from irc.ir.graph import Graph
 from irc.ir.op import Op
 from irc.ir.value import Value
-from irc.passes.evaluator import Evaluator, Sink, split_values
+from irc.ir.evaluator import Evaluator, Sink, split_values
 
-from .interpreter import Interpreter, check_input
+from .interpreter import Interpreter, check_input, find_kernel
 
 
 class InterpreterEvaluator(Evaluator):
@@ -27,6 +27,10 @@ class InterpreterEvaluator(Evaluator):
         self._graph_id: int | None = None
         self._sink: Sink | None = None
         self._wanted: dict[int, Value] = {}
+
+    def run_op(self, op: Op, operands: Sequence[np.ndarray]) -> list[np.ndarray]:
+        out = find_kernel(op)(op, *operands)
+        return list(out) if isinstance(out, (tuple, list)) else [out]
 
     def _interpreter(self, graph: Graph) -> Interpreter:
         if self._interp is None or self._graph_id != id(graph):

@@ -611,20 +611,17 @@ def _constant_value(node: onnx.NodeProto) -> np.ndarray:
 
 
 def import_onnx(source: str | os.PathLike | onnx.ModelProto, name: str = "main",
-                input_shapes: dict | None = None, fuse_qdq: bool = True) -> Graph:
-    """Lower an ONNX model (path or ModelProto) into a verified IR graph; `input_shapes`
-    ({input name: dims}, backends/onnx/input_shapes.py) fixes input dims before import; with
-    `fuse_qdq`, DequantizeLinear -> op -> QuantizeLinear groups become int8 ops (passes/fuse_qdq.py)."""
+                input_shapes: dict | None = None) -> Graph:
+    """Lower an ONNX model (path or ModelProto) into a verified IR graph, node for node (a QDQ
+    model's QuantizeLinear / DequantizeLinear stay quantize / dequantize ops: `irc.import_onnx`
+    then fuses them with the `fuse-qdq` pass); `input_shapes` ({input name: dims},
+    backends/onnx/input_shapes.py) fixes input dims before import."""
     from .input_shapes import specialize_inputs
 
     model = canonicalize_opset(specialize_inputs(load_onnx(source), input_shapes or {}))
     importer = _Importer(model, name)
     graph = importer.run()
     graph.import_notes = importer.generic_notes
-    if fuse_qdq:
-        from irc.passes.fuse_qdq import fuse_qdq_groups
-
-        fuse_qdq_groups(graph)
     from irc.ir.verifier import verify_graph
 
     try:

@@ -1,4 +1,4 @@
-"""onnxruntime as an Evaluator (irc.passes.evaluator): the fast way to compute a graph's values.
+"""onnxruntime as an Evaluator (irc.ir.evaluator): the fast way to compute a graph's values.
 
 The fp32 graph is exported with the requested op results as its outputs (graph inputs are
 returned from the feeds), and one session serves every batch. `minmax` goes further: it adds a
@@ -19,8 +19,7 @@ from onnx import helper
 from irc.ir.diagnostics import IRError
 from irc.ir.graph import Graph
 from irc.ir.value import Value
-from irc.passes.evaluator import Evaluator, split_values
-from irc.passes.observers import finite_minmax
+from irc.ir.evaluator import Evaluator, finite_minmax, split_values
 
 from .exporter import export_onnx
 from .ort_session import ort_session

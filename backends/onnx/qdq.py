@@ -37,6 +37,7 @@ from onnx import numpy_helper
 
 from irc.ir.diagnostics import IRError
 from irc.ir.generic import is_generic_name
+from irc.ir.ops._activation import fused_activation
 from irc.ir.graph import Graph
 from irc.ir.op import Op
 from irc.ir.types import QuantType
@@ -153,34 +154,6 @@ class QDQContext(ExportContext):
 
 # -- fused activations ----------------------------------------------------------------------------
 
-def fused_activation(op: Op) -> tuple[str, float, float] | None:
-    """(kind, lo, hi) of the op's fused activation, or None."""
-    kind = op.attrs.get("activation")
-    if kind in (None, "", "none"):
-        return None
-    if kind not in ("relu", "clip"):
-        raise IRError(f"{op.name} {op.label}: unknown fused activation {kind!r} (expected relu or clip)")
-    lo = op.attrs.get("activation_min")
-    hi = op.attrs.get("activation_max")
-    lo = (0.0 if kind == "relu" else -np.inf) if lo is None else float(lo)
-    hi = np.inf if hi is None else float(hi)
-    return kind, lo, hi
-
-
-def _q(v: float, scale: np.float32, zp: int) -> float:
-    """q(v) = round_half_even(v / s) + z in float32, without saturation (infinite stays infinite)."""
-    with np.errstate(over="ignore"):
-        return float(np.rint(np.float32(v) / scale)) + zp
-
-
-def activation_redundant(qt: QuantType, lo: float, hi: float) -> bool:
-    """Whether saturating to `qt` already clamps to [lo, hi]: q(lo) <= qmin and q(hi) >= qmax."""
-    for s, z in zip(qt.scale_array(), qt.zero_points):
-        if _q(lo, s, z) > qt.qmin or _q(hi, s, z) < qt.qmax:
-            return False
-    return True
-
-
 def _activation_node(ctx: QDQContext, kind: str, lo: float, hi: float, src: str, out: str) -> None:
     if kind == "relu" and lo == 0.0 and hi == np.inf:
         ExportContext.node(ctx, "Relu", [src], [out])
@@ -280,7 +253,7 @@ def export_op(ctx: QDQContext, op: Op, warn: Callable[[str], None]) -> None:
             _activation_node(ctx, *act, f, ctx.name(r))
             continue
         qt = r.type.quant
-        if act is not None and not activation_redundant(qt, act[1], act[2]):
+        if act is not None and not qt.saturation_clamps(act[1], act[2]):
             kind, lo, hi = act
             warn(f"{op.name} {op.label}: its result type {qt} does not make the fused {kind} "
                  f"[{lo}, {hi}] redundant; written as Q -> DQ -> {kind.capitalize()} -> Q after the op")

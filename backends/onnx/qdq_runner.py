@@ -1,6 +1,6 @@
 """onnxruntime as an Evaluator for quantized graphs: write the QDQ model, run it.
 
-    ev = get_evaluator("onnxruntime-qdq")            # registered by irc.passes.budget
+    ev = get_evaluator("onnxruntime-qdq")            # registered in irc.ir.evaluator
     outs = ev.run(graph, {"x": batch}, graph.outputs)
     kinds = ev.kernels(graph)                        # {op name: onnxruntime node type}
 
@@ -29,7 +29,7 @@ import onnx
 from irc.ir.diagnostics import IRError
 from irc.ir.graph import Graph
 from irc.ir.value import Value
-from irc.passes.evaluator import Evaluator, split_values
+from irc.ir.evaluator import Evaluator, split_values
 from .ort_session import LEVELS, ort_session
 
 

@@ -11,6 +11,9 @@ from their verifier.
 
 from __future__ import annotations
 
+import math
+
+from ..diagnostics import IRError
 from ..registry import Signature, VerifyError, attr
 
 FUSED_ACTIVATION_ATTRS = {
@@ -30,3 +33,17 @@ def check_fused_activation(sig: Signature) -> None:
         raise VerifyError(f"{sig.defn.name}: activation_min is above activation_max")
     if not act and (sig.has("activation_min") or sig.has("activation_max")):
         raise VerifyError(f"{sig.defn.name}: activation bounds without an activation")
+
+
+def fused_activation(op) -> tuple[str, float, float] | None:
+    """(kind, lo, hi) of `op`'s fused activation, or None when it has none."""
+    kind = op.attrs.get("activation")
+    if kind in (None, "", "none"):
+        return None
+    if kind not in ("relu", "clip"):
+        raise IRError(f"{op.name} {op.label}: unknown fused activation {kind!r} (expected relu or clip)")
+    lo = op.attrs.get("activation_min")
+    hi = op.attrs.get("activation_max")
+    lo = (0.0 if kind == "relu" else -math.inf) if lo is None else float(lo)
+    hi = math.inf if hi is None else float(hi)
+    return kind, lo, hi

@@ -11,7 +11,7 @@ from irc.ir.compare import graph_difference
 from irc.ir.verifier import verify_graph
 from irc.passes import PassContext
 from irc.passes.clone import clone_graph
-from irc.passes.evaluator import get_evaluator
+from irc.ir.evaluator import get_evaluator
 from irc.passes.quantize import Quantize
 from irc.passes.sensitivity import (ActivationCache, cumulative_sqnr, harm_interpreter, harm_local, harm_onnxruntime,
                                     variant_graph)

@@ -6,10 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from irc.ir import parse_text
-from irc.passes import PassError
+from irc.ir import IRError, parse_text
+from irc.ir.evaluator import get_evaluator
 from irc.passes.calibrate import observed_values
-from irc.passes.evaluator import get_evaluator
 
 from .graphs import conv_graph, samples
 
@@ -72,5 +71,5 @@ def test_non_finite_activations_are_reduced_over_their_finite_values(backend):
 
 
 def test_unknown_backend_is_a_clear_error():
-    with pytest.raises(PassError, match="unknown evaluator backend 'tvm'.*interpreter, onnxruntime"):
+    with pytest.raises(IRError, match="unknown evaluator backend 'tvm'.*interpreter, onnxruntime"):
         get_evaluator("tvm")

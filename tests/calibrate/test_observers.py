@@ -8,7 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from irc.passes.observers import HistogramObserver, MinMaxObserver, finite_minmax
+from irc.ir.evaluator import finite_minmax
+from irc.passes.observers import HistogramObserver, MinMaxObserver
 
 
 def _splits(x: np.ndarray, rng: np.random.Generator, parts: int) -> list[np.ndarray]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from irc.backends.onnx import import_onnx
+from irc.onnx_import import import_onnx
 from irc.bench.corpus import CorpusOptions, run_corpus
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "corpus"

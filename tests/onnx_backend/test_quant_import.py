@@ -13,7 +13,7 @@ from onnx import TensorProto as T
 from onnx import helper, numpy_helper
 
 from irc.backends.numpy_interp import run_graph
-from irc.backends.onnx import import_onnx
+from irc.onnx_import import import_onnx
 from irc.backends.onnx.qdq import export_qdq
 from irc.ir import parse_text, print_graph
 from irc.ir.diagnostics import IRError

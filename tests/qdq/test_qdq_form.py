@@ -8,7 +8,7 @@ import pytest
 from onnx import TensorProto, numpy_helper
 
 from irc.backends.onnx import export_onnx
-from irc.backends.onnx.qdq import QDQWarning, activation_redundant, export_qdq
+from irc.backends.onnx.qdq import QDQWarning, export_qdq
 from irc.ir import IRError, print_graph
 from irc.ir.types import QuantType, tensor
 
@@ -116,13 +116,13 @@ def test_export_leaves_the_graph_as_it_was():
 
 def test_redundant_activation_rule():
     relu_u8 = QuantType.per_tensor("u8", 0.05, 0)
-    assert activation_redundant(relu_u8, 0.0, np.inf)
-    assert not activation_redundant(QuantType.per_tensor("u8", 0.05, 3), 0.0, np.inf)
-    assert not activation_redundant(QuantType.per_tensor("i8", 0.05, 0), 0.0, np.inf)
+    assert relu_u8.saturation_clamps(0.0, np.inf)
+    assert not QuantType.per_tensor("u8", 0.05, 3).saturation_clamps(0.0, np.inf)
+    assert not QuantType.per_tensor("i8", 0.05, 0).saturation_clamps(0.0, np.inf)
     six = QuantType.per_tensor("u8", np.float32(6) / np.float32(255), 0)
-    assert activation_redundant(six, 0.0, 6.0)
-    assert not activation_redundant(six, 0.0, 5.0)  # q(5) = 213 < 255: the clip still clamps
-    assert activation_redundant(six, -1.0, 7.0)  # a wider clip than the range saturation gives
+    assert six.saturation_clamps(0.0, 6.0)
+    assert not six.saturation_clamps(0.0, 5.0)  # q(5) = 213 < 255: the clip still clamps
+    assert six.saturation_clamps(-1.0, 7.0)  # a wider clip than the range saturation gives
 
 
 def test_non_redundant_activation_is_clamped_after_the_int8_op():

@@ -26,7 +26,7 @@ def read_npz(path: str, what: str = "inputs") -> dict[str, np.ndarray]:
 def load_graph(path: str):
     """A graph from a .ir file, or imported from an .onnx file."""
     if str(path).endswith(".onnx"):
-        from irc.backends.onnx import import_onnx
+        from irc.onnx_import import import_onnx
 
         return import_onnx(path)
     from irc.ir import load_ir

@@ -18,7 +18,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from irc.backends.onnx import import_onnx
+    from irc.onnx_import import import_onnx
     from irc.backends.onnx.input_shapes import parse_input_shapes
     from irc.ir import save_ir
 

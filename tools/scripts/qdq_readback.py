@@ -35,7 +35,7 @@ import onnxruntime as ort
 
 import irc
 from irc.backends.numpy_interp import run_graph
-from irc.backends.onnx import import_onnx
+from irc.onnx_import import import_onnx
 from irc.backends.onnx.ort_kernels import ort_kernel_report
 from irc.backends.onnx.qdq import export_qdq
 from irc.data import Preprocess, calibration_batches

@@ -19,7 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
-from irc.ir.types import QuantType
+from irc.ir.types import BIAS_SCALE_RTOL, QuantType
 
 from ..interpreter import QUANT_KERNELS
 from .quant import broadcast_params
@@ -30,8 +30,6 @@ EXACT_LIMIT = 1 << 24
 MAX_CHUNK = 512
 """Most reduction terms summed in one float32 product (specs/quantization.md §4)."""
 
-BIAS_SCALE_RTOL = 1e-5
-"""How far (relative) a bias scale may be from f32(s_x * s_w) and still count as that scale."""
 
 
 def replace_kernel(name: str):
