@@ -12,7 +12,7 @@ from .value import Use, Value
 from .verifier import verify_graph
 from .weights_io import load_ir, save_ir
 
-from . import ops as _ops  # noqa: E402, F401  (declares the built-in ops: OP_REGISTRY is full on import)
+from . import ops as _ops  # noqa: F401  (declares the built-in ops: OP_REGISTRY is full on import)
 
 __all__ = [
     "AttrSpec", "Graph", "IRError", "OP_REGISTRY", "Op", "OpDef", "QuantType", "Signature",

@@ -33,6 +33,8 @@ def _parser() -> lark.Lark:
     return lark.Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True)
 
 
+F32 = np.dtype(np.float32)
+
 _EXPECT_NAMES = {
     "VALUE": "a value (%name)", "OPNAME": "an op name", "KEY": "an attribute name",
     "INT": "an integer", "FLOAT": "a float", "STRING": "a string", "LPAR": "'('", "RPAR": "')'",
@@ -123,7 +125,7 @@ class _Builder:
             limit = f"is outside [{lo}, {hi}]"
         raise self.error_at(f"{what} {_short(text)} {limit}", token, offset)
 
-    def floating(self, token: lark.Token, dtype: np.dtype = np.dtype(np.float32), what: str = "") -> np.floating:
+    def floating(self, token: lark.Token, dtype: np.dtype = F32, what: str = "") -> np.floating:
         """A float (or integer) literal as `dtype`; a finite literal that would round to infinity is an error."""
         text = str(token)
         with np.errstate(over="ignore"):

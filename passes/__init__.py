@@ -4,7 +4,7 @@ from .base import PASS_REGISTRY, Pass, PassContext, PassError, get_pass, load_pl
 from .manager import Instrument, PassManager, PrintIRAfterAll, TimePasses
 from .pipeline import Pipeline, parse_pipeline
 
-from . import builtin as _builtin  # noqa: E402, F401  (registers the built-in passes on import)
+from . import builtin as _builtin  # noqa: F401  (registers the built-in passes on import)
 
 __all__ = [
     "Instrument", "PASS_REGISTRY", "Pass", "PassContext", "PassError", "PassManager", "Pipeline",

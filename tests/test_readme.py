@@ -13,7 +13,7 @@ README = (ROOT / "README.md").read_text()
 
 
 def test_quick_start_runs_on_the_bundled_example(tmp_path):
-    line = next(l.strip() for l in README.splitlines() if l.strip().startswith("pip install -e . && irc quantize"))
+    line = next(ln.strip() for ln in README.splitlines() if ln.strip().startswith("pip install -e . && irc quantize"))
     steps = [s.strip() for s in line.split("&&")][1:]  # the install step is what this test runs under
     for step in steps:
         argv = shlex.split(step)

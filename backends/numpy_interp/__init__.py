@@ -2,6 +2,6 @@
 
 from .interpreter import KERNELS, Interpreter, kernel, run_graph
 
-from . import kernels as _kernels  # noqa: E402, F401  (registers the built-in kernels on import)
+from . import kernels as _kernels  # noqa: F401  (registers the built-in kernels on import)
 
 __all__ = ["KERNELS", "Interpreter", "kernel", "run_graph"]

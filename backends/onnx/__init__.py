@@ -3,6 +3,6 @@
 from .exporter import export_onnx, save_onnx
 from .importer import import_onnx, load_onnx
 
-from . import ops as _ops  # noqa: E402, F401  (registers the op converters on import)
+from . import ops as _ops  # noqa: F401  (registers the op converters on import)
 
 __all__ = ["export_onnx", "import_onnx", "load_onnx", "save_onnx"]

@@ -70,19 +70,19 @@ def ref_map(images, num_classes, method):
     """images: list of (gt_boxes, gt_labels, gt_difficult, det_boxes, det_scores, det_labels)."""
     aps = []
     for c in range(num_classes):
-        npos = sum(1 for im in images for l, d in zip(im[1], im[2]) if l == c and not d)
+        npos = sum(1 for im in images for lab, d in zip(im[1], im[2]) if lab == c and not d)
         if npos == 0:
             continue
         dets = [(float(s), i, list(b)) for i, im in enumerate(images)
-                for b, s, l in zip(im[3], im[4], im[5]) if l == c]
+                for b, s, lab in zip(im[3], im[4], im[5]) if lab == c]
         dets.sort(key=lambda t: -t[0])
         used = {}
         flags = []
         for _, i, box in dets:
             im = images[i]
             best, best_j = -1.0, None
-            for j, (g, l) in enumerate(zip(im[0], im[1])):
-                if l != c:
+            for j, (g, lab) in enumerate(zip(im[0], im[1])):
+                if lab != c:
                     continue
                 o = ref_iou(box, g)
                 if o > best:
@@ -125,10 +125,10 @@ def random_fixture(seed, n_images=12, num_classes=4):
         gl = rng.integers(0, num_classes, ng)
         gd = rng.random(ng) < 0.2
         dets, dl = [], []
-        for b, l in zip(g, gl):   # jittered copies of the truth, some with the wrong class
+        for b, lab in zip(g, gl):   # jittered copies of the truth, some with the wrong class
             for _ in range(int(rng.integers(0, 3))):
                 dets.append(b + rng.normal(0, 4, 4))
-                dl.append(l if rng.random() < 0.8 else int(rng.integers(0, num_classes)))
+                dl.append(lab if rng.random() < 0.8 else int(rng.integers(0, num_classes)))
         for _ in range(int(rng.integers(0, 4))):  # pure false alarms
             p = rng.uniform(1, 150, 2)
             dets.append(np.concatenate([p, p + rng.uniform(10, 60, 2)]))

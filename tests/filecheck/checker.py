@@ -75,7 +75,7 @@ def filecheck(output: str, directives: list[Directive], name: str = "") -> None:
     pending_not: list[Directive] = []
 
     def fail(d: Directive, why: str) -> CheckFailure:
-        shown = "\n".join(f"  {i + 1:4}| {l}" for i, l in enumerate(lines))
+        shown = "\n".join(f"  {i + 1:4}| {text}" for i, text in enumerate(lines))
         return CheckFailure(f"{name}:{d.line}: {d.kind}: {d.pattern!r} {why}\noutput:\n{shown}")
 
     def search_from(rx, line, col):

@@ -54,7 +54,7 @@ class GoldenCase(pytest.Item):
         prefix = prefix_m.group(1) if prefix_m else "CHECK"
         body = self.case.lstrip("\n")
         # the IR text of the case: everything except comment-only lines
-        ir_text = "\n".join(l for l in body.splitlines() if not l.lstrip().startswith("//")).strip("\n") + "\n"
+        ir_text = "\n".join(ln for ln in body.splitlines() if not ln.lstrip().startswith("//")).strip("\n") + "\n"
         if cmd == "roundtrip":
             assert print_graph(parse_text(ir_text, str(self.path))) == ir_text
         elif cmd == "verify-error":
@@ -63,7 +63,7 @@ class GoldenCase(pytest.Item):
             with pytest.raises(SourceError) as info:
                 parse_text(body, str(self.path))
             lines = body.splitlines()
-            comment_line = next(i for i, l in enumerate(lines, 1) if "expected-error" in l)
+            comment_line = next(i for i, ln in enumerate(lines, 1) if "expected-error" in ln)
             assert info.value.line == comment_line + int(expected.group(1)), str(info.value)
             assert expected.group(2) in info.value.message, str(info.value)
         elif cmd.startswith("opt"):

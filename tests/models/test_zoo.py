@@ -88,8 +88,9 @@ def test_modernize_keeps_numbers():
     x = np.random.default_rng(1).standard_normal((1, 3, 224, 224)).astype(np.float32)
     so = ort.SessionOptions()
     so.log_severity_level = 3
-    run = lambda m: ort.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"]).run(
-        None, {m.graph.input[0].name: x})[0]
+    def run(m):
+        return ort.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"]).run(
+            None, {m.graph.input[0].name: x})[0]
     np.testing.assert_allclose(run(new), run(old), rtol=1e-5, atol=1e-7)
 
 

@@ -7,8 +7,7 @@ import pytest
 
 from irc.backends.numpy_interp import run_graph
 from irc.backends.numpy_interp.kernels._erf import erf
-from irc.backends.onnx import import_onnx
-from irc.ir import IRError, parse_text
+from irc.ir import parse_text
 from irc.ir.registry import VerifyError, get_op
 from irc.ir.types import tensor
 

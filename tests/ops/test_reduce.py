@@ -5,7 +5,6 @@ import pytest
 
 from irc.backends.numpy_interp import run_graph
 from irc.backends.onnx import import_onnx
-from irc.ir import IRError
 from irc.ir.registry import VerifyError, get_op
 from irc.ir.types import tensor
 

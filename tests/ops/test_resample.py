@@ -7,7 +7,6 @@ from onnx import helper, numpy_helper
 
 from irc.backends.numpy_interp import run_graph
 from irc.backends.onnx import export_onnx, import_onnx
-from irc.ir import IRError
 from irc.ir.registry import VerifyError, get_op
 from irc.ir.types import tensor
 

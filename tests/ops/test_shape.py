@@ -10,7 +10,7 @@ from irc.backends.onnx import import_onnx
 from irc.ir import IRError, VerifyError, get_op, parse_text, print_graph, tensor
 from irc.ir.types import QuantType
 
-from .onnx_check import check_generic, check_model, check_node
+from .onnx_check import check_model, check_node
 
 RNG = np.random.default_rng(7)
 I64 = np.int64

@@ -192,7 +192,7 @@ def _bench_model(label: str, source: str, opts: BenchOptions, workdir: Path, qua
             progress.note(f"t={threads} b={batch} timing")
             times = alternate(runs, max_rounds=opts.rounds, min_rounds=opts.min_rounds,
                               budget_seconds=opts.budget_seconds, warmup=opts.warmup,
-                              on_round=lambda k: progress.note(f"t={threads} b={batch} round {k}"))
+                              on_round=lambda k, t=threads, b=batch: progress.note(f"t={t} b={b} round {k}"))
             stats = summarize(times, REFERENCE)
             cell.update(stats)
             if "irc" in times and "ort" in times:

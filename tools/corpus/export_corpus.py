@@ -55,7 +55,7 @@ CALIB_SAMPLES = 32
 HELDOUT_SAMPLES = 16
 EXAMPLE_BATCH = 2          # the batch the exporters trace with (not 1: dynamo would specialize it)
 
-from architectures import DYNAMO_OPSET, EXAMPLE_SEQ, SEQ, VOCAB, Arch, _images, _nms_translation, architectures  # noqa: E402
+from architectures import Arch, _images, _nms_translation, architectures  # noqa: E402
 
 
 # --------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from xml.etree import ElementTree as ET
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from digits_common import (CLASSES, CLS_ROOT, N_CALIB, N_VOC_TEST, SEED, VOC_ROOT,  # noqa: E402
+from digits_common import (CLASSES, CLS_ROOT, N_CALIB, N_VOC_TEST, SEED, VOC_ROOT,
                            classification_image, compose_detection_image, load_digits_split)
 
 

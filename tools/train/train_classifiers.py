@@ -23,9 +23,9 @@ import torch.nn.functional as F
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from digits_common import CLASSES, CLS_ROOT, MODELS, SEED  # noqa: E402
-from export_util import export_onnx  # noqa: E402
-from models import CLASSIFIERS  # noqa: E402
+from digits_common import CLASSES, CLS_ROOT, MODELS, SEED
+from export_util import export_onnx
+from models import CLASSIFIERS
 
 
 def read_folder(root: Path) -> tuple[np.ndarray, np.ndarray]:

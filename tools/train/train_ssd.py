@@ -25,12 +25,12 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from digits_common import DET_SIZE, MODELS, SEED, compose_detection_image, load_digits_split  # noqa: E402
-from export_util import export_onnx  # noqa: E402
-from models import SSD_PRIORS, SSDLite  # noqa: E402
+from digits_common import DET_SIZE, MODELS, SEED, compose_detection_image, load_digits_split
+from export_util import export_onnx
+from models import SSD_PRIORS, SSDLite
 
-from irc.detection import ssd_priors  # noqa: E402
-from irc.detection.nms import iou_matrix  # noqa: E402
+from irc.detection import ssd_priors
+from irc.detection.nms import iou_matrix
 
 VARIANCES = (0.1, 0.2)
 MEAN, STD = 0.5, 0.5

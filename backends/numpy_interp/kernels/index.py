@@ -38,10 +38,10 @@ def _in_range(indices: np.ndarray, n: int, what: str) -> np.ndarray:
 @quiet
 def range_(op, start, limit, delta):
     dtype = _dtype(op)
-    s, l, d = (np.asarray(a, dtype=dtype).reshape(-1)[0] for a in (start, limit, delta))
+    s, lim, d = (np.asarray(a, dtype=dtype).reshape(-1)[0] for a in (start, limit, delta))
     if d == 0:
         raise ValueError("range: delta is 0")
-    n = range_length(s, l, d)
+    n = range_length(s, lim, d)
     if dtype.kind == "f":
         # start, start + delta, (start + delta) + delta, ...: rounded at every step, as onnxruntime
         steps = np.full(n, d, dtype=dtype)
