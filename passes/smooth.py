@@ -200,9 +200,9 @@ class Smooth(Pass):
         if any(not 0 <= a <= 1 for a in self.alphas) or not self.alphas:
             raise PassError("pass 'smooth': alphas must be values in [0, 1]")
         groups = find_groups(graph)
-        ctx.record(self.name, "layer norms found", len(groups))
         if not groups:
             return False
+        ctx.record(self.name, "layer norms found", len(groups))
         if ctx.calib is None:
             raise PassError("pass 'smooth' needs calibration data (the activations' per-channel maxima): give "
                             "`--calib FILE.npz`, or set PassContext.calib")

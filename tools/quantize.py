@@ -4,7 +4,7 @@
     result.save("model.int8.onnx")
     print(result.summary())
 
-Runs import, the default pipeline (fold, fuse, dce, calibrate, quantize) and the onnx-qdq
+Runs import, the default pipeline (fold, fuse, dce, smooth, calibrate, quantize) and the onnx-qdq
 backend, timing each stage, then checks what it wrote: onnxruntime loads the int8 model with its
 default session options and runs the first calibration batch, compared output by output with the
 fp32 model (backends/onnx/ort_check.py). A model onnxruntime refuses, or that runs to NaN, raises
@@ -25,7 +25,7 @@ import onnx
 from irc.ir.diagnostics import IRError
 from irc.ir.graph import Graph
 
-DEFAULT_PIPELINE = "fold,fuse,dce,calibrate,quantize"
+DEFAULT_PIPELINE = "fold,fuse,dce,smooth,calibrate,quantize"
 
 
 @dataclass
@@ -253,7 +253,10 @@ def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str
         pipeline = f"fold,fuse,dce,quantize{{mode=dynamic per-channel={str(per_channel).lower()}{skip_opt}}}"
     if pipeline is None:
         skip_opt = f" skip={','.join(skip)}" if skip else ""
-        pipeline = (f"fold,fuse,dce,calibrate{{method={method} activations={activations} batch-size={batch_size}"
+        # smooth rewrites only layer_norms that feed matmuls (transformers), where it measured better
+        smooth_samples = f" samples={min(samples, 64)}" if samples else ""
+        pipeline = (f"fold,fuse,dce,smooth{{batch-size={min(batch_size, 16)}{smooth_samples}}},"
+                    f"calibrate{{method={method} activations={activations} batch-size={batch_size}"
                     f"{f' samples={samples}' if samples else ''}}},"
                     f"quantize{{activations={activations} per-channel={str(per_channel).lower()}{skip_opt}}}")
     ctx = PassContext(calib=None if calib is None else calibration_source(calib, graph, limit=samples or None,
