@@ -11,6 +11,7 @@ How each part of a quantized graph is written (specs/quantization.md §5):
     its float result gets its own DequantizeLinear (onnxruntime's QDQ groups want a DQ per node);
   - every other op is written by its fp32 exporter (EXPORTERS) between a DequantizeLinear per
     quantized operand (one per reader, never shared) and a QuantizeLinear per quantized result;
+    `shape` and `size` read the stored integers of a quantized (or dequantized) operand instead;
     a generic op reads and writes the stored integers of quantized values instead (no
     DequantizeLinear, no QuantizeLinear).
     The fp32 exporter sees a float op: during its call the quantized operand and result types
@@ -46,6 +47,8 @@ from .exporter import ExportContext, assemble_model, export_const, value_info
 from .registry import exporter_for, missing_exporters
 
 ACTIVATION_KEYS = ("activation", "activation_min", "activation_max")
+SHAPE_ONLY = ("shape", "size")
+"""Ops that read only their operand's shape: they read a quantized value's integers directly."""
 
 
 class QDQWarning(UserWarning):
@@ -287,7 +290,10 @@ def export_op(ctx: QDQContext, op: Op, warn: Callable[[str], None]) -> None:
     generic = is_generic_name(op.name)
     for v in op.operands:
         src = ctx.quant_source(v)
-        if src is not None:
+        if src is not None and op.name in SHAPE_ONLY:
+            # the shape of the integers is the shape of the dequantized value: no DequantizeLinear
+            bound.setdefault(id(v), []).append(ctx.storage(src))
+        elif src is not None:
             # a generic op reads a quantized operand as its stored integers, as its ONNX node did
             bound.setdefault(id(v), []).append(ctx.storage(v) if generic and src is v else ctx.read(src))
     act = fused_activation(op)

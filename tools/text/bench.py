@@ -10,7 +10,9 @@ passages128.npz). Variants, every one run by onnxruntime (ORT_ENABLE_ALL):
     fp32         the exported model
     irc          irc.quantize with its defaults (static: calibrated u8 activations)
     irc-dynamic  irc.quantize(mode="dynamic"): activations quantized at run time
-    irc-smooth   irc static with the smooth pass before calibration
+    irc-smooth   irc static with the smooth pass (SmoothQuant) before calibration
+    irc-qlinear  irc static with float-results=false (every int8 matmul requantizes: QLinearMatMul)
+    irc-float-attention  irc static with activation-matmuls=false (q k^T and p v stay float)
     ort          onnxruntime quant_pre_process + quantize_static (QDQ, per-channel s8 weights,
                  u8 activations, MinMax), the same calibration samples
     ort-dynamic  onnxruntime quantize_dynamic (s8 weights, per tensor: its defaults)
@@ -37,7 +39,12 @@ from pathlib import Path
 import numpy as np
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-ALL = ("fp32", "irc", "irc-dynamic", "irc-smooth", "ort", "ort-dynamic", "nncf")
+ALL = ("fp32", "irc", "irc-dynamic", "irc-smooth", "irc-qlinear", "irc-float-attention", "ort", "ort-dynamic", "nncf")
+IRC_PIPELINES = {
+    "irc-smooth": "fold,fuse,dce,smooth,calibrate,quantize",
+    "irc-qlinear": "fold,fuse,dce,calibrate,quantize{float-results=false}",
+    "irc-float-attention": "fold,fuse,dce,calibrate,quantize{activation-matmuls=false}",
+}
 
 
 @contextlib.contextmanager
@@ -70,14 +77,14 @@ def build(name: str, folder: Path, work: Path, calib: dict[str, np.ndarray]) -> 
     out = work / f"{name}.onnx"
     if name == "fp32":
         return src
-    if name in ("irc", "irc-dynamic", "irc-smooth"):
+    if name.startswith("irc"):
         import irc
 
         kw: dict = {}
         if name == "irc-dynamic":
             kw["mode"] = "dynamic"
-        if name == "irc-smooth":
-            kw["pipeline"] = "fold,fuse,dce,smooth,calibrate,quantize"
+        if name in IRC_PIPELINES:
+            kw["pipeline"] = IRC_PIPELINES[name]
         result = irc.quantize(str(src), None if name == "irc-dynamic" else calib, **kw)
         result.save(str(out))
         return out
