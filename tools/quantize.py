@@ -221,8 +221,8 @@ def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str
     input_shapes: {input name: dims} fixed before import ("1x3x640x640" strings or tuples; the
     name None for a one-input model), so that the model's shape code folds.
     mode: "static" (calibrated activation ranges) or "dynamic" (matmul / gemm weights int8,
-    activations quantized at run time, quantize{mode=dynamic}); `calib` may then be None, and
-    when given serves only the output check.
+    activations quantized at run time, quantize{mode=dynamic}); `calib` may then be None; when
+    given it feeds the smooth pass and the output check.
     """
     from irc.backends.onnx.qdq import export_qdq
     from irc.passes import PassContext, PassManager
@@ -250,7 +250,9 @@ def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str
         raise IRError("calibration data is needed to quantize activations statically (or use mode='dynamic')")
     if pipeline is None and mode == "dynamic":
         skip_opt = f" skip={','.join(skip)}" if skip else ""
-        pipeline = f"fold,fuse,dce,quantize{{mode=dynamic per-channel={str(per_channel).lower()}{skip_opt}}}"
+        # with calibration data, smooth the layer_norms' outliers first (as in static mode)
+        smooth = "" if calib is None else f"smooth{{batch-size={min(batch_size, 16)}}},"
+        pipeline = f"fold,fuse,dce,{smooth}quantize{{mode=dynamic per-channel={str(per_channel).lower()}{skip_opt}}}"
     if pipeline is None:
         skip_opt = f" skip={','.join(skip)}" if skip else ""
         # smooth rewrites only layer_norms that feed matmuls (transformers), where it measured better

@@ -63,3 +63,13 @@ def test_the_budget_returns_dynamic_matmuls_to_fp32(tmp_path):
     weight_ops = {op.label for op in r.graph.ops if op.name in ("matmul", "gemm", "dynamic_matmul")}
     assert set(b.fp32_ops) <= weight_ops
     assert r.op_counts()["dynamic_matmul"][0] == 13 - len(b.fp32_ops)
+
+
+def test_dynamic_mode_smooths_when_given_calibration_data():
+    enc = BERT.parent / "transformer_encoder_dynamo"  # its LayerNormalization ops feed matmuls
+    with_data = irc.quantize(str(enc / "model.onnx"), str(enc / "calib.npz"), mode="dynamic")
+    assert with_data.stats["smooth"]["layer norms found"] > 0
+    assert with_data.stats["quantize"]["dynamic matmuls"] > 0
+    assert min(with_data.check.cosine.values()) > 0.999
+    without = irc.quantize(str(enc / "model.onnx"), None, mode="dynamic")
+    assert "smooth" not in without.stats
