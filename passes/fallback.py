@@ -39,7 +39,8 @@ def is_fallback(op: Op) -> bool:
 
 def is_quantized_graph(graph: Graph) -> bool:
     """Has the quantize pass already run (any quantize op or quantized result)?"""
-    return any(op.name == "quantize" or (op.name != "const" and any(r.type.is_quantized for r in op.results))
+    return any(op.name in ("quantize", "dynamic_matmul")
+               or (op.name != "const" and any(r.type.is_quantized for r in op.results))
                for op in graph.ops)
 
 

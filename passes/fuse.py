@@ -6,7 +6,10 @@
     matmul(a, W) + c              -> gemm(a, W, c)         a 2-D, W and c constants, c of N or 1 x N
     affine_n(...affine_1(x))      -> conv(x, k, c) {group=C}   a chain of per-channel affine ops
                                      (batch_norm, mul/div/add/sub by per-channel constants; see
-                                     passes/affine.py) on N x C x ... becomes one depthwise 1x1 conv
+                                     passes/affine.py) on an N x C x ... feature map (passes/
+                                     feature_map.py: derived from a conv, a pool or an image
+                                     input) becomes one depthwise 1x1 conv; on any other tensor
+                                     (a transformer's B x S x D) the ops stay as they are
     relu(op(...))                 -> op(...) {activation="relu", activation_min=0.0}
     clip(op(...)) {min=l max=h}   -> op(...) {activation="clip", activation_min=l, activation_max=h}
 
@@ -28,6 +31,7 @@ from irc.ir.op import Op
 
 from .affine import channel_affine
 from .base import Pass, PassContext, register_pass
+from .feature_map import is_feature_map
 
 
 def only_user(op: Op) -> Op | None:
@@ -91,8 +95,8 @@ def affine_chains_to_conv(graph: Graph) -> int:
         if found is None:
             continue
         x, k, c = found
-        if x.type.rank < 3 or x.type.rank > 5:
-            continue
+        if x.type.rank < 3 or x.type.rank > 5 or not is_feature_map(graph, x):
+            continue  # a scalar mul in a GELU, a mask add on scores: no conv over a sequence axis
         chain, last = [first], first
         while True:
             nxt = only_user(last)

@@ -4,12 +4,14 @@ Every op gets one treatment (specs/quantization.md §3):
 
     compute     conv, gemm, matmul with constant weights:
                     y = op(x, w, b)  ->  y_q = op(x_q, w_q, b_q) : !q.u8<s_y:z_y>
-                weights i8 symmetric per output channel (matmul: per tensor), bias i32 at
+                weights i8 symmetric per output channel (matmul: per column), bias i32 at
                 scale s_x * s_w, the result typed from its calibrated range; a matmul of two
                 activations (attention's q k^T and p v) takes both as int8 activations
-                (`activation_matmuls`)
-    requantize  add, average_pool, global_average_pool, concat: int8 operands, own result type;
-                relu and clip too, when their operand is already int8
+                (`activation_matmuls`, off by default); a matmul whose result only float ops read keeps it
+                float, y = f32(acc) * f32(s_x * s_w[c]) (`float_results`, MatMulIntegerToFloat)
+    requantize  add (over CNN feature maps only: a transformer's residual and mask adds stay
+                float), average_pool, global_average_pool, concat: int8 operands, own result
+                type; relu and clip too, when their operand is already int8
     movement    reshape, transpose, max_pool, ... on an int8 operand: the result has the
                 operand's type (no requantization)
     float       everything else, every op named in `skip`, and every op the fallback pass
@@ -37,6 +39,8 @@ from irc.ir.value import Value
 
 from .base import Pass, PassContext, PassError, register_pass
 from .dce import remove_dead_ops
+from .dynamic import quantize_dynamic
+from .feature_map import is_feature_map
 from .fuse import only_user
 from .fallback import FALLBACK_KEY, is_quantized_graph
 from .qparams import activation_type, bias_type_and_values, fit_bias, quantize_with_scales, weight_scales, weight_type
@@ -62,7 +66,7 @@ class _Plan:
     """The decisions of one run: which ops go int8 and the quantized type of every int8 value."""
 
     def __init__(self, graph: Graph, storage: str, ops: tuple[str, ...], skip: set[str],
-                 per_channel: bool, activation_matmuls: bool = True) -> None:
+                 per_channel: bool, activation_matmuls: bool = True, float_results: bool = True) -> None:
         self.graph = graph
         self.activation_matmuls = activation_matmuls
         self.storage = storage
@@ -73,6 +77,8 @@ class _Plan:
         self.int8_ops: list[tuple[Op, str]] = []   # (op, treatment) in graph order
         self.no_range: list[str] = []
         self.absorbed: dict[int, Op] = {}  # id(concat) -> the relu its saturation implements
+        self.float_results = float_results
+        self.float_out: set[int] = set()   # id(matmul) whose result stays float
 
     def range_type(self, v: Value) -> QuantType | None:
         if id(v) in self.types:
@@ -105,6 +111,20 @@ class _Plan:
                 for r in op.results:
                     self.types[id(r)] = self.range_type(relu.results[0] if relu is not None else r)
             self.int8_ops.append((op, treatment))
+        if self.float_results:
+            self.float_result_matmuls()
+
+    def float_result_matmuls(self) -> None:
+        """A matmul whose result no int8 op reads keeps a float result: y = s_a s_b[c] acc[c], no
+        requantization and no dequantize after it (onnxruntime's MatMulIntegerToFloat)."""
+        int8 = {id(op) for op, _ in self.int8_ops}
+        for op, treatment in self.int8_ops:
+            if treatment != "compute" or op.name != "matmul" or op.attrs.get("activation"):
+                continue
+            if any(id(u.op) in int8 for u in op.results[0].uses):
+                continue
+            self.types.pop(id(op.results[0]), None)
+            self.float_out.add(id(op))
 
     def activation_operands(self, op: Op) -> list[Value]:
         if op.name in COMPUTE and not self.of_activations(op):
@@ -135,6 +155,8 @@ class _Plan:
         elif op.name in REQUANTIZE:
             if any(g.const_value(v) is not None for v in op.operands):
                 return None
+            if op.name == "add" and not all(is_feature_map(g, v) for v in op.operands):
+                return None  # residual and mask adds of a transformer stay float (SkipLayerNormalization)
         needed = self.activation_operands(op) + list(op.results)
         if any(self.range_type(v) is None for v in needed):
             self.no_range.append(op.label)
@@ -198,8 +220,11 @@ def _rewrite(plan: _Plan) -> dict[str, int]:
             n = 1 if treatment == "movement" and op.name != "concat" else len(op.operands)
             for i in range(n):
                 op.set_operand(i, quantized(op.operands[i], op))
-        for r in op.results:
-            r.type = r.type.with_element(plan.types[id(r)])
+        if id(op) in plan.float_out:
+            counts["float-result matmuls"] = counts.get("float-result matmuls", 0) + 1
+        else:
+            for r in op.results:
+                r.type = r.type.with_element(plan.types[id(r)])
         counts["quantized ops"] += 1
     counts["quantize"] = len(quantized_of)
 
@@ -218,6 +243,8 @@ def _rewrite(plan: _Plan) -> dict[str, int]:
     # int8 values read by float ops or returned: one dequantize each
     for op, _ in plan.int8_ops:
         for r in op.results:
+            if not r.type.is_quantized:
+                continue
             float_uses = [u for u in r.uses if id(u.op) not in int8_ids]
             if not float_uses:
                 continue
@@ -284,13 +311,20 @@ class Quantize(Pass):
     activations: Literal["u8", "i8"] = "u8"
     """Storage of activations: u8 asymmetric (fast on x86) or i8 symmetric."""
     per_channel: bool = True
-    """One weight scale per output channel of conv/gemm (matmul weights are always per tensor)."""
+    """One weight scale per output channel of conv/gemm, per column of matmul weights."""
     ops: tuple[str, ...] = DEFAULT_OPS
     """Op kinds to quantize (data-movement ops follow their operand)."""
     skip: tuple[str, ...] = ()
     """Ops (by the name of their first result) to keep in float."""
-    activation_matmuls: bool = True
-    """Quantize matmuls of two computed values (attention's q k^T, p v) too."""
+    activation_matmuls: bool = False
+    """Quantize matmuls of two computed values (attention's q k^T, p v) too. Off by default: on
+    the models measured (MiniLM at sequence 32 and 128, the corpus transformers) onnxruntime ran
+    them no faster in int8 than in float (FusedMatMul), and their Q nodes cost."""
+    float_results: bool = True
+    """A quantized matmul whose result only float ops read returns float (MatMulIntegerToFloat)."""
+    mode: Literal["static", "dynamic"] = "static"
+    """static: activations typed from calibrated ranges; dynamic: matmul / gemm weights int8,
+    their inputs quantized at run time (dynamic_matmul, passes/dynamic.py; no ranges needed)."""
 
     def run(self, graph: Graph, ctx: PassContext) -> bool:
         unknown = [k for k in self.ops if k not in COMPUTE + REQUANTIZE]
@@ -304,8 +338,14 @@ class Quantize(Pass):
         missing = [s for s in self.skip if s not in labels]
         if missing:
             raise PassError(f"pass 'quantize': no op named {', '.join(map(repr, missing))} to skip")
+        if self.mode == "dynamic":
+            counts = quantize_dynamic(graph, set(self.skip), self.per_channel)
+            remove_dead_ops(graph, ("const",))
+            for k, v in counts.items():
+                ctx.record(self.name, k, v)
+            return counts["dynamic matmuls"] > 0
         plan = _Plan(graph, self.activations, self.ops, set(self.skip), self.per_channel,
-                     self.activation_matmuls)
+                     self.activation_matmuls, self.float_results)
         plan.decide()
         _check_finite_constants(plan)
         if not plan.int8_ops:

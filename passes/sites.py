@@ -96,10 +96,12 @@ def quantized_copy(float_graph: Graph, make: Callable[[Graph], None]) -> Quantiz
 
 
 def is_int8(op: Op) -> bool:
-    return not is_bookkeeping(op.name) and any(r.type.is_quantized for r in op.results)
+    """An op that computes on integers: a quantized result, or quantized operands (a matmul with a
+    float result, a dynamic_matmul)."""
+    return not is_bookkeeping(op.name) and any(v.type.is_quantized for v in [*op.results, *op.operands])
 
 
-CANDIDATE_KINDS = COMPUTE + REQUANTIZE + ACTIVATIONS
+CANDIDATE_KINDS = COMPUTE + REQUANTIZE + ACTIVATIONS + ("dynamic_matmul",)
 
 
 def candidates(q: QuantizedCopy) -> list[Op]:
@@ -159,7 +161,7 @@ def find_sites(q: QuantizedCopy) -> list[Site]:
                 continue
             sites.append(Site("activation", value.name or "?", names(group), value=value, qtype=r.type.quant))
     for op in cand_ops:
-        if op.name not in COMPUTE:
+        if op.name not in COMPUTE + ("dynamic_matmul",):
             continue
         w = {}
         for i in (1, 2):

@@ -4,7 +4,7 @@
     result.save("model.int8.onnx")
     print(result.summary())
 
-Runs import, the default pipeline (fold, fuse, dce, calibrate, quantize) and the onnx-qdq
+Runs import, the default pipeline (fold, fuse, dce, smooth, calibrate, quantize) and the onnx-qdq
 backend, timing each stage, then checks what it wrote: onnxruntime loads the int8 model with its
 default session options and runs the first calibration batch, compared output by output with the
 fp32 model (backends/onnx/ort_check.py). A model onnxruntime refuses, or that runs to NaN, raises
@@ -25,7 +25,7 @@ import onnx
 from irc.ir.diagnostics import IRError
 from irc.ir.graph import Graph
 
-DEFAULT_PIPELINE = "fold,fuse,dce,calibrate,quantize"
+DEFAULT_PIPELINE = "fold,fuse,dce,smooth,calibrate,quantize"
 
 
 @dataclass
@@ -56,7 +56,9 @@ class QuantizeResult:
             if op.name in ("const", "quantize", "dequantize"):
                 continue
             c = counts.setdefault(op.name, [0, 0])
-            c[0 if any(r.type.is_quantized for r in op.results) else 1] += 1
+            # int8 when it computes on integers: a quantized result, or quantized operands (a
+            # matmul with a float result)
+            c[0 if any(v.type.is_quantized for v in [*op.operands, *op.results]) else 1] += 1
         return {k: (v[0], v[1]) for k, v in sorted(counts.items())}
 
     def save(self, path: str | os.PathLike) -> None:
@@ -203,7 +205,7 @@ def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str
              metric: str | None = None, val_limit: int | None = None, val_preprocess: str | None = None,
              val_labels_file: str | None = None, detection: str | None = None, objective: str = "fewest-ops",
              sensitivity: str = "auto", ranking_samples: int = 64, check: bool = True,
-             input_shapes: Mapping[str | None, Any] | None = None) -> QuantizeResult:
+             input_shapes: Mapping[str | None, Any] | None = None, mode: str = "static") -> QuantizeResult:
     """Quantize `model` (path, onnx.ModelProto or Graph) with calibration data `calib`.
 
     calib: an .npz path / image folder / VOC root, a dict {input name: array with a leading
@@ -218,6 +220,9 @@ def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str
     calibration batch (result.check); raises OutputRejected when onnxruntime refuses it.
     input_shapes: {input name: dims} fixed before import ("1x3x640x640" strings or tuples; the
     name None for a one-input model), so that the model's shape code folds.
+    mode: "static" (calibrated activation ranges) or "dynamic" (matmul / gemm weights int8,
+    activations quantized at run time, quantize{mode=dynamic}); `calib` may then be None; when
+    given it feeds the smooth pass and the output check.
     """
     from irc.backends.onnx.qdq import export_qdq
     from irc.passes import PassContext, PassManager
@@ -239,13 +244,28 @@ def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str
     reference = float_reference(model, graph) if check else None
     timings.append(("import", time.perf_counter() - t))
 
+    if mode not in ("static", "dynamic"):
+        raise IRError(f"mode must be 'static' or 'dynamic', got {mode!r}")
+    if calib is None and mode != "dynamic":
+        raise IRError("calibration data is needed to quantize activations statically (or use mode='dynamic')")
+    if pipeline is None and mode == "dynamic":
+        skip_opt = f" skip={','.join(skip)}" if skip else ""
+        # with calibration data, smooth the layer_norms' outliers first (as in static mode)
+        smooth = "" if calib is None else f"smooth{{batch-size={min(batch_size, 16)}}},"
+        pipeline = f"fold,fuse,dce,{smooth}quantize{{mode=dynamic per-channel={str(per_channel).lower()}{skip_opt}}}"
     if pipeline is None:
         skip_opt = f" skip={','.join(skip)}" if skip else ""
-        pipeline = (f"fold,fuse,dce,calibrate{{method={method} activations={activations} batch-size={batch_size}"
+        # smooth rewrites only layer_norms that feed matmuls (transformers), where it measured better
+        smooth_samples = f" samples={min(samples, 64)}" if samples else ""
+        pipeline = (f"fold,fuse,dce,smooth{{batch-size={min(batch_size, 16)}{smooth_samples}}},"
+                    f"calibrate{{method={method} activations={activations} batch-size={batch_size}"
                     f"{f' samples={samples}' if samples else ''}}},"
                     f"quantize{{activations={activations} per-channel={str(per_channel).lower()}{skip_opt}}}")
-    ctx = PassContext(calib=calibration_source(calib, graph, limit=samples or None, preprocess=preprocess),
+    ctx = PassContext(calib=None if calib is None else calibration_source(calib, graph, limit=samples or None,
+                                                                           preprocess=preprocess),
                       quiet=quiet)
+    if mode == "dynamic" and check:
+        ctx.sample_batch = check_batch(ctx.calib, graph)
     if max_drop is not None or val is not None:
         from irc.budget_setup import make_budget
 
@@ -281,6 +301,29 @@ def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str
         timings.append(("check", time.perf_counter() - t))
     budget = ctx.budget.result if ctx.budget is not None else None
     return QuantizeResult(graph, qdq, ctx.stats, timings, source_bytes, warnings, budget, report)
+
+
+def check_batch(source: Any, graph: Graph) -> dict[str, np.ndarray]:
+    """Inputs to check a model with when no calibration pass ran: the first samples of the
+    calibration data if there is any, else made-up ones (float inputs normal, integer inputs 1,
+    unknown dims 1)."""
+    if source is not None:
+        from irc.passes.calib_data import CalibrationStream
+        from irc.passes.calibrate import sample_of
+
+        stream = CalibrationStream(source, graph, batch_size=8, limit=8, seed=0)
+        for feeds in stream:
+            return sample_of(feeds, stream.fixed)
+    rng = np.random.default_rng(0)
+    feeds = {}
+    for v in graph.inputs:
+        shape = tuple(d if isinstance(d, int) else 1 for d in v.type.shape)
+        dtype = v.type.dtype
+        if v.type.is_float:
+            feeds[v.name] = rng.standard_normal(shape).astype(dtype)
+        else:
+            feeds[v.name] = np.ones(shape, dtype=dtype)
+    return feeds
 
 
 def float_reference(model: Any, graph: Graph) -> Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]]:

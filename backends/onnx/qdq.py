@@ -11,6 +11,7 @@ How each part of a quantized graph is written (specs/quantization.md §5):
     its float result gets its own DequantizeLinear (onnxruntime's QDQ groups want a DQ per node);
   - every other op is written by its fp32 exporter (EXPORTERS) between a DequantizeLinear per
     quantized operand (one per reader, never shared) and a QuantizeLinear per quantized result;
+    `shape` and `size` read the stored integers of a quantized (or dequantized) operand instead;
     a generic op reads and writes the stored integers of quantized values instead (no
     DequantizeLinear, no QuantizeLinear).
     The fp32 exporter sees a float op: during its call the quantized operand and result types
@@ -47,6 +48,8 @@ from .exporter import ExportContext, assemble_model, export_const, value_info
 from .registry import exporter_for, missing_exporters
 
 ACTIVATION_KEYS = ("activation", "activation_min", "activation_max")
+SHAPE_ONLY = ("shape", "size")
+"""Ops that read only their operand's shape: they read a quantized value's integers directly."""
 
 
 class QDQWarning(UserWarning):
@@ -113,6 +116,8 @@ class QDQContext(ExportContext):
             export_quantize(self, op)
         elif op.name == "dequantize":
             self.dq_source[id(op.result)] = op.operands[0]
+        elif op.name == "dynamic_matmul":
+            export_dynamic_matmul(self, op)
         else:
             export_op(self, op, self.warn)
 
@@ -223,13 +228,45 @@ def export_quantize(ctx: QDQContext, op: Op) -> None:
     ctx.quantize_node(ctx.float_input(op.operands[0]), r.type.quant, ctx.storage(r))
 
 
+def export_dynamic_matmul(ctx: QDQContext, op: Op) -> None:
+    """dynamic_matmul(x, w_q, [bias]) as the standard ONNX ops onnxruntime fuses into one
+    DynamicQuantizeMatMul kernel (bias included):
+
+        DynamicQuantizeLinear(x) -> x_q, s_x, z_x
+        MatMulInteger(x_q, w_q, z_x, z_w) -> acc (i32)
+        Mul(Cast(acc, f32), Mul(s_x, s_w)) [-> Add(bias)]
+    """
+    x, w = op.operands[0], op.operands[1]
+    y = ctx.name(op.result)
+    base = ctx.fresh(f"{y}_x")
+    xq, xs, xz = (ctx.fresh(f"{base}_{k}") for k in ("q", "scale", "zero_point"))
+    ExportContext.node(ctx, "DynamicQuantizeLinear", [ctx.float_input(x)], [xq, xs, xz])
+    w_stored = ctx.storage(w)
+    w_scale, w_zp = ctx.params(w.type.quant, w_stored)
+    scale = ctx.fresh(f"{y}_scale")
+    ExportContext.node(ctx, "Mul", [xs, w_scale], [scale])
+    acc = ctx.fresh(f"{y}_acc")
+    ExportContext.node(ctx, "MatMulInteger", [xq, w_stored, xz, w_zp], [acc])
+    accf = ctx.fresh(f"{y}_acc_f32")
+    ExportContext.node(ctx, "Cast", [acc], [accf], to=onnx.TensorProto.FLOAT)
+    if len(op.operands) > 2:
+        scaled = ctx.fresh(f"{y}_nobias")
+        ExportContext.node(ctx, "Mul", [accf, scale], [scaled])
+        ExportContext.node(ctx, "Add", [scaled, ctx.float_input(op.operands[2])], [y])
+    else:
+        ExportContext.node(ctx, "Mul", [accf, scale], [y])
+
+
 def export_op(ctx: QDQContext, op: Op, warn: Callable[[str], None]) -> None:
     """DQ per quantized operand -> the fp32 exporter's nodes -> [activation] -> Q per quantized result."""
     bound: dict[int, list[str]] = {}
     generic = is_generic_name(op.name)
     for v in op.operands:
         src = ctx.quant_source(v)
-        if src is not None:
+        if src is not None and op.name in SHAPE_ONLY:
+            # the shape of the integers is the shape of the dequantized value: no DequantizeLinear
+            bound.setdefault(id(v), []).append(ctx.storage(src))
+        elif src is not None:
             # a generic op reads a quantized operand as its stored integers, as its ONNX node did
             bound.setdefault(id(v), []).append(ctx.storage(v) if generic and src is v else ctx.read(src))
     act = fused_activation(op)
@@ -295,7 +332,7 @@ def export_qdq(graph: Graph, warn: Callable[[str], None] | None = None,
                producer: str = "irc") -> onnx.ModelProto:
     """Write a quantized graph as an ONNX QDQ model; `warn(message)` hears about slow spots
     (default: warnings.warn with QDQWarning)."""
-    missing = missing_exporters(graph, ("const", "quantize", "dequantize"))
+    missing = missing_exporters(graph, ("const", "quantize", "dequantize", "dynamic_matmul"))
     if missing:
         raise IRError(f"no ONNX exporter for op(s): {', '.join(missing)}")
     ctx = QDQContext(graph, warn)

@@ -198,3 +198,19 @@ def test_cli(tmp_path, capsys):
     assert code == 2 and "'nncf' is not one of them" in capsys.readouterr().err
     code = main(["bench", "--corpus", str(tmp_path / "missing"), "--quiet"])
     assert code == 2 and "corpus folder not found" in capsys.readouterr().err
+
+
+def test_speed_and_ort_dynamic(tmp_path):
+    """--speed times every int8 file against fp32 in its job (one entry per threads x batch), and
+    ort-dynamic runs onnxruntime's quantize_dynamic; the table gets a column per cell."""
+    corpus_model(tmp_path / "c", "tiny")
+    speed = {"threads": [1], "batches": [1, 2], "seconds": 0.05}
+    res = run_corpus(tmp_path / "c", CorpusOptions(quantizers=["irc", "ort-dynamic"], speed=speed),
+                     workdir=tmp_path / "work")
+    (m,) = res["models"]
+    for q in ("irc", "ort-dynamic"):
+        assert m[q]["status"] == "ok", m[q]
+        assert set(m[q]["speedup"]) == {"t1b1", "t1b2"} and all(v > 0 for v in m[q]["speedup"].values())
+    assert m["ort-dynamic"]["info"] == {"weight_type": "QInt8"}
+    md = format_corpus_report(res, markdown=True)
+    assert "| irc t1b1 | irc t1b2 |" in md and "| ort-dynamic t1b1 |" in md

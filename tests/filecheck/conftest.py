@@ -67,7 +67,7 @@ class GoldenCase(pytest.Item):
             assert info.value.line == comment_line + int(expected.group(1)), str(info.value)
             assert expected.group(2) in info.value.message, str(info.value)
         elif cmd.startswith("opt"):
-            m = re.search(r"--pipeline=(\S+)", cmd)
+            m = re.search(r"--pipeline=(.*\S)", cmd)  # the rest of the line (options may hold spaces)
             graph = parse_text(ir_text, str(self.path))
             PassManager(m.group(1) if m else "").run(graph, PassContext(quiet=True))
             out = print_graph(graph)

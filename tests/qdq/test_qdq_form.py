@@ -206,3 +206,19 @@ def test_quantized_pad_fills_with_the_real_value():
     y = result.outputs[0]
     border = np.concatenate([y[:, :, 0, :].ravel(), y[:, :, -1, :].ravel()])
     np.testing.assert_allclose(border, 0.75, atol=graph.find("xq").result.type.quant.scale)
+
+
+def test_shape_reads_the_stored_integers_not_a_dequantize():
+    from irc.ir import parse_text
+
+    text = ("func @main(%x: tensor<2x3xf32>) -> (tensor<2xi64>, tensor<2x3xf32>) {\n"
+            "  %q = quantize(%x) : tensor<2x3x!q.u8<0.1:128>>\n"
+            "  %d = dequantize(%q) : tensor<2x3xf32>\n"
+            "  %s = shape(%d) : tensor<2xi64>\n"
+            "  return %s, %d\n}\n")
+    model = export_qdq(parse_text(text))
+    (shape,) = [n for n in model.graph.node if n.op_type == "Shape"]
+    assert shape.input[0] == "q"
+    assert sum(n.op_type == "DequantizeLinear" for n in model.graph.node) == 1  # the float output's
+    out = run_ort(model, {"x": np.ones((2, 3), np.float32)})
+    assert list(out[0]) == [2, 3]

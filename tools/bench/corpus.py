@@ -13,11 +13,13 @@ A corpus is a folder with one sub-folder per model (scripts/corpus/export_corpus
 
 Every model goes through every quantizer (`irc`: irc.quantize with its defaults; `ort`:
 onnxruntime's quant_pre_process and quantize_static, QDQ, per-channel s8 weights, u8
-activations, as the bench's `ort` variant) in a fresh process with a timeout
+activations, as the bench's `ort` variant; `ort-dynamic`, not by default: its quantize_dynamic) in a fresh process with a timeout
 (irc.bench.corpus_job), so that a crash or a hang costs one cell of the table, not the run. Each
 job loads its int8 file in onnxruntime with default session options, runs the held-out samples,
 compares every output with the fp32 model's (cosine: mean over samples, min over outputs) and
-counts the int8 kernels in onnxruntime's optimized graph.
+counts the int8 kernels in onnxruntime's optimized graph; with `speed` it also times the int8
+file against fp32 in the same process (alternating rounds, speedup = median of per-round
+ratios) per thread count and batch size.
 
 The result is a JSON-ready dict:
 
@@ -44,17 +46,19 @@ from pathlib import Path
 from irc.ir.diagnostics import IRError
 
 SCHEMA = "irc-corpus/1"
-QUANTIZERS = ("irc", "ort")
+QUANTIZERS = ("irc", "ort", "ort-dynamic")
+DEFAULT_QUANTIZERS = ("irc", "ort")
 MODEL_FILES = ("model.onnx", "calib.npz", "heldout.npz", "meta.json")
 
 
 @dataclass
 class CorpusOptions:
-    quantizers: list[str] = field(default_factory=lambda: list(QUANTIZERS))
+    quantizers: list[str] = field(default_factory=lambda: list(DEFAULT_QUANTIZERS))
     timeout: float = 900.0            # seconds per (model, quantizer) job
     quantize_options: dict = field(default_factory=dict)
     kernels: bool = True
     quantize_hook: str | None = None  # FILE.py:FUNCTION instead of irc.quantize (the runner's tests)
+    speed: dict | None = None         # {"threads": [...], "batches": [...], "seconds": S}: time against fp32
 
     def to_json(self) -> dict:
         return dict(self.__dict__)
@@ -116,6 +120,8 @@ def run_job(folder: Path, quantizer: str, out_dir: Path, opts: CorpusOptions) ->
         cmd += ["--quantize-hook", os.path.abspath(hook) if os.path.exists(hook.split(":")[0]) else hook]
     if not opts.kernels:
         cmd.append("--no-kernels")
+    if opts.speed:
+        cmd += ["--speed", json.dumps(opts.speed)]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
                             cwd=out_dir)
@@ -248,14 +254,17 @@ def corpus_table(result: dict, markdown: bool = False) -> str:
 
     qs = result["quantizers"]
     headers = ["model", "exporter", "opset"]
+    cells = sorted({c for m in result["models"] for q in qs for c in (m[q].get("speedup") or {})})
     for q in qs:
-        headers += [q, f"{q} cos", f"{q} int8"]
+        headers += [q, f"{q} cos", f"{q} int8"] + [f"{q} {c}" for c in cells]
     rows = []
     for m in result["models"]:
         row = [m["name"], str(m.get("exporter") or "-"), str(m.get("opset") or "-")]
         for q in qs:
             e = m[q]
+            sp = e.get("speedup") or {}
             row += [_status(e, markdown), _cosine(e), _kernels(e)]
+            row += [f"{sp[c]:.2f}x" if c in sp else "-" for c in cells]
         rows.append(row)
     return _table(headers, rows, markdown)
 

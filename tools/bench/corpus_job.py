@@ -4,15 +4,17 @@
 
 MODEL_DIR holds model.onnx, calib.npz, heldout.npz and meta.json (irc.bench.corpus). The job
 quantizes the model (`irc`: irc.quantize with its defaults plus --options; `ort`: onnxruntime's
-quant_pre_process and quantize_static as the bench's `ort` variant), writes the int8 file to
+quant_pre_process and quantize_static as the bench's `ort` variant; `ort-dynamic`: its
+quantize_dynamic with default settings), writes the int8 file to
 W/<quantizer>.onnx, loads it and the fp32 model in onnxruntime with default session options
 (ORT_ENABLE_ALL), runs every held-out sample through both and compares the outputs, and counts
-the int8 kernels in onnxruntime's optimized graph (irc.bench.kernels). It writes R.json:
+the int8 kernels in onnxruntime's optimized graph (irc.bench.kernels); with --speed it times
+the int8 file against the fp32 one, alternating (irc.bench.timing). It writes R.json:
 
     {"status": "ok" | "error", "stage": "data" | "fp32" | "quantize" | "load" | "run" | "kernels",
      "error": one line, "detail": the full message, "cosine": min over float outputs,
      "outputs": {name: {"cosine" | "equal" (integer outputs), "note"?}}, "kernels": {...},
-     "info": {...}, "seconds": {"quantize", "total"}}
+     "info": {...}, "seconds": {"quantize", "total"}, "speedup"?: {"t2b1": 1.6, ...}}
 
 A failing stage ends the job with status "error"; the job itself exits 0 whenever it wrote its
 result, so the parent can tell a recorded failure from a crash.
@@ -64,6 +66,10 @@ def _session(path: Path):
     so = ort.SessionOptions()  # the defaults a user gets: ORT_ENABLE_ALL, all cores
     so.log_severity_level = 3
     return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+
+def _fixed_batch(meta: dict) -> bool:
+    return any(i.get("shape") and isinstance(i["shape"][0], int) for i in meta.get("inputs", []))
 
 
 def _batch_of(meta: dict) -> int:
@@ -140,6 +146,10 @@ def _quantize(quantizer: str, model_path: Path, calib: dict, out: Path, options:
 
         v = build_ort(BenchModel(model_path.parent.name, str(model_path), model_path), out.parent, calib)
         return dict(v.info)
+    if quantizer == "ort-dynamic":
+        from .variants import build_ort_dynamic
+
+        return build_ort_dynamic(model_path, out)
     raise ValueError(f"unknown quantizer {quantizer!r}")
 
 
@@ -150,8 +160,29 @@ def _stage(name: str, fn, *args):
         raise StageError(name, e) from e
 
 
+def speedups(fp32_path: Path, int8_path: Path, data: dict[str, np.ndarray], fixed_batch: int | None,
+             threads: list[int], batches: list[int], seconds: float) -> dict[str, float]:
+    """{"t<threads>b<batch>": t_fp32 / t_int8}: the median over rounds in which both ran once, in
+    alternating order (irc.bench.timing), on the first `batch` held-out samples."""
+    from .runtimes import ort_session
+    from .timing import alternate, summarize
+
+    n = len(next(iter(data.values())))
+    out = {}
+    for t in threads:
+        sessions = {"fp32": ort_session(fp32_path, t), "int8": ort_session(int8_path, t)}
+        for b in ([fixed_batch] if fixed_batch else batches):
+            if b > n:
+                continue
+            feed = {k: v[:b] for k, v in data.items()}
+            runs = {k: (lambda s=s, feed=feed: s.run(None, feed)) for k, s in sessions.items()}
+            stats = summarize(alternate(runs, budget_seconds=seconds, max_rounds=200), "fp32")
+            out[f"t{t}b{b}"] = round(stats["variants"]["int8"]["speedup"], 3)
+    return out
+
+
 def run_job(model_dir: Path, quantizer: str, out_dir: Path, options: dict, hook: str | None = None,
-            kernels: bool = True) -> dict:
+            kernels: bool = True, speed: dict | None = None) -> dict:
     from irc.commands._common import read_npz
 
     from .kernels import kernel_check
@@ -184,6 +215,10 @@ def run_job(model_dir: Path, quantizer: str, out_dir: Path, options: dict, hook:
         result.update(compare(names, ref, got))
         if kernels:
             result["kernels"] = _stage("kernels", kernel_check, out)
+        if speed:
+            fixed = _batch_of(meta) if _fixed_batch(meta) else None
+            result["speedup"] = _stage("speed", speedups, model_path, out, heldout, fixed, speed["threads"],
+                                       speed["batches"], speed["seconds"])
     except StageError as e:
         result.update(status="error", stage=e.stage, error=one_line(e.error), detail=str(e.error)[:4000])
     result["seconds"]["total"] = round(time.perf_counter() - t0, 2)
@@ -193,17 +228,19 @@ def run_job(model_dir: Path, quantizer: str, out_dir: Path, options: dict, hook:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m irc.bench.corpus_job")
     p.add_argument("model_dir", type=Path)
-    p.add_argument("--quantizer", choices=["irc", "ort"], required=True)
+    p.add_argument("--quantizer", choices=["irc", "ort", "ort-dynamic"], required=True)
     p.add_argument("--out-dir", type=Path, required=True)
     p.add_argument("--result", type=Path, required=True)
     p.add_argument("--options", default="{}", help="JSON keyword arguments for irc.quantize")
     p.add_argument("--quantize-hook", help="FILE.py:FUNCTION used instead of irc.quantize")
     p.add_argument("--no-kernels", action="store_true")
+    p.add_argument("--speed", default=None, help='JSON {"threads": [...], "batches": [...], "seconds": S}: '
+                                                  "time the int8 file against fp32")
     args = p.parse_args(argv)
     from irc.ir.weights_io import atomic_write_bytes
 
     result = run_job(args.model_dir, args.quantizer, args.out_dir, json.loads(args.options), args.quantize_hook,
-                     kernels=not args.no_kernels)
+                     kernels=not args.no_kernels, speed=json.loads(args.speed) if args.speed else None)
     atomic_write_bytes(args.result, (json.dumps(result, indent=1) + "\n").encode())
     return 0
 

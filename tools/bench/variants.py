@@ -168,6 +168,16 @@ def build_ort(model: BenchModel, folder: Path, calib: dict[str, np.ndarray]) -> 
     return Variant("ort", out, int8=True, info=info)
 
 
+def build_ort_dynamic(fp32_path: Path, out: Path) -> dict:
+    """onnxruntime's quantize_dynamic with its defaults (s8 weights per tensor, IntegerOps) on the
+    fp32 model as it is; returns what it did."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with _quiet_logging():
+        quantize_dynamic(str(fp32_path), str(out), weight_type=QuantType.QInt8)
+    return {"weight_type": "QInt8"}
+
+
 def _nncf_dataset(calib: dict[str, np.ndarray]):
     import nncf
 

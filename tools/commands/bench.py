@@ -43,7 +43,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="instead of timing: quantize every model of a corpus folder (NAME/model.onnx, calib.npz, "
                         "heldout.npz, meta.json; MODEL arguments pick names) with irc and onnxruntime's "
                         "quantize_static, each in a child process, and tabulate status, cosine to fp32 on the "
-                        "held-out samples and int8 kernels; --variants picks from irc,ort")
+                        "held-out samples and int8 kernels; --variants picks from irc,ort,ort-dynamic")
+    p.add_argument("--speed", action="store_true",
+                   help="with --corpus: also time each int8 file against fp32 (--threads, --batch, "
+                        "--budget-seconds), in its job's process, alternating rounds")
     p.add_argument("--timeout", type=float, default=900.0, metavar="S",
                    help="with --corpus: seconds per model and quantizer before its process is killed (default 900)")
 
@@ -116,6 +119,9 @@ def _corpus_command(args) -> str:
     if args.variants:
         parts += ["--variants", args.variants]
     parts += ["--timeout", f"{args.timeout:g}"]
+    if args.speed:
+        parts += ["--speed", "--threads", args.threads, "--batch", args.batch,
+                  "--budget-seconds", f"{args.budget_seconds:g}"]
     for item in args.irc_option:
         parts += ["--irc-option", item]
     return " ".join(shlex.quote(p) for p in parts)
@@ -128,6 +134,9 @@ def _run_corpus(args) -> int:
 
     quantizers = [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else ["irc", "ort"]
     opts = CorpusOptions(quantizers=quantizers, timeout=args.timeout, quantize_options=_irc_options(args.irc_option))
+    if args.speed:
+        opts.speed = {"threads": _ints(args.threads, "--threads"), "batches": _ints(args.batch, "--batch"),
+                      "seconds": args.budget_seconds}
     files = FilePlan()
     files.read("the corpus", args.corpus)
     if args.workdir:

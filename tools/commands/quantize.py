@@ -15,9 +15,12 @@ HELP = "Quantize an ONNX model to int8: import, fold, fuse, calibrate, quantize,
 
 def add_arguments(p) -> None:
     p.add_argument("model", help="the fp32 ONNX model (or a .ir file)")
-    p.add_argument("--calib", required=True, metavar="PATH",
+    p.add_argument("--calib", metavar="PATH",
                    help="calibration data: .npz (one array per input, leading sample axis), "
-                        "an ImageNet-style folder or a VOC 2007 root")
+                        "an ImageNet-style folder or a VOC 2007 root (needed unless --mode dynamic)")
+    p.add_argument("--mode", default="static", choices=["static", "dynamic"],
+                   help="static (default): activation ranges from calibration; dynamic: matmul/gemm "
+                        "weights int8, activations quantized at run time (no --calib needed)")
     p.add_argument("-o", "--output", required=True, help="the int8 ONNX model to write")
     p.add_argument("--method", default="minmax", choices=["minmax", "percentile", "entropy", "mse"],
                    help="how calibration turns observed values into ranges (default minmax)")
@@ -48,6 +51,8 @@ def run(args) -> int:
 
     files = FilePlan()
     files.read_model("the input model", args.model)
+    if args.calib is None and args.mode != "dynamic":
+        raise IRError("--calib is required (calibration data for the activation ranges), unless --mode dynamic")
     files.read("the calibration data (--calib)", args.calib)
     files.read("the preprocessing file (--preprocess)", args.preprocess)
     for module in args.load:
@@ -99,4 +104,4 @@ def _quantize(irc, args, on_stage):
         val=args.val, val_preprocess=args.val_preprocess, metric=args.metric, max_drop=args.max_drop,
         val_limit=args.val_limit, val_labels_file=args.val_labels_file, detection=args.detection,
         objective=args.objective, sensitivity=args.sensitivity, ranking_samples=args.ranking_samples,
-        input_shapes=parse_input_shapes(args.input_shape))
+        input_shapes=parse_input_shapes(args.input_shape), mode=args.mode)

@@ -8,7 +8,8 @@ quantized result (s_y, z_y):
     y_q[c] = clip(round_half_even(f32(acc[c]) * m[c]) + z_y, lo, hi),   m[c] = f32(f32(s_x * s_w[c]) / s_y)
 
 [lo, hi] is the storage range, narrowed by a fused `activation` (relu / clip) when the op has
-one. The products are float32 BLAS products of exact integers (see _int8.py); conv reuses the
+one. A matmul with a float result (onnxruntime's MatMulIntegerToFloat) returns
+y[c] = f32(acc[c]) * f32(s_x * s_w[c]) instead. The products are float32 BLAS products of exact integers (see _int8.py); conv reuses the
 fp32 kernel's im2col and computes every group with one batched product per reduction chunk.
 """
 
@@ -91,7 +92,8 @@ def gemm(op, a, b, c=None):
 def matmul(op, a, b):
     qa = per_tensor(op, quant_of(op, 0, "operand a"), "operand a")
     qb = quant_of(op, 1, "operand b")
-    qy = per_tensor(op, result_quant(op), "the result")
+    float_result = not op.results[0].type.is_quantized
+    qy = None if float_result else per_tensor(op, result_quant(op), "the result")
     if qb.is_per_axis and (b.ndim < 2 or qb.axis != b.ndim - 1):
         raise ValueError("matmul: operand b may be quantized per axis only along its last axis, "
                          f"got {op.operands[1].type}")
@@ -104,5 +106,11 @@ def matmul(op, a, b):
         acc = exact_matmul(am.reshape(-1, a.shape[-1]), bm, *bounds).reshape(*a.shape[:-1], b.shape[-1])
     else:
         acc = exact_matmul(am, bm, *bounds)
+    if float_result:
+        if op.attrs.get("activation"):
+            raise ValueError("matmul: a fused activation needs a quantized result")
+        # onnxruntime's MatMulIntegerToFloat: f32(acc) * f32(s_a * s_b[c])
+        scale = np.float32(qa.scale) * np.asarray(b_scales, dtype=np.float32)
+        return np.multiply(acc, scale, dtype=np.float32)
     m = output_multiplier(qa.scale, b_scales, qy.scale)
     return np.asarray(requantize(acc, m, qy, *activation_range(op, qy)))
