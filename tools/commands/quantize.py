@@ -19,7 +19,7 @@ def add_arguments(p) -> None:
                    help="calibration data: .npz (one array per input, leading sample axis), "
                         "an ImageNet-style folder or a VOC 2007 root")
     p.add_argument("-o", "--output", required=True, help="the int8 ONNX model to write")
-    p.add_argument("--method", default="minmax", choices=["minmax", "percentile", "entropy", "mse"],
+    p.add_argument("--method", default="minmax", choices=["minmax", "percentile", "entropy", "mse", "auto"],
                    help="how calibration turns observed values into ranges (default minmax)")
     p.add_argument("--activations", default="u8", choices=["u8", "i8"],
                    help="activation storage: u8 asymmetric (default; what x86 int8 kernels want) or i8")
