@@ -69,7 +69,7 @@ class Calibrate(Pass):
     """method=entropy: the share of nonzero values (in %) the threshold keeps at least."""
     bins: int = 4096
     """Histogram bins per tensor (percentile, entropy, mse)."""
-    activations: Literal["u8", "i8"] = "u8"
+    activations: Literal["u8", "i8", "i8-sym"] = "u8"
     """The activation type the ranges are for (the mse error model)."""
     batch_size: int = 32
     """Samples per batch run (a graph whose inputs fix the batch size uses that instead)."""

@@ -175,7 +175,7 @@ ENTROPY_KEEP = 99.9
 
 
 def entropy_levels(one_signed: bool, activations: str) -> int:
-    return 2 * ENTROPY_LEVELS if one_signed and activations == "u8" else ENTROPY_LEVELS
+    return 2 * ENTROPY_LEVELS if one_signed and activations in ("u8", "i8") else ENTROPY_LEVELS
 
 
 def keep_bins(h: np.ndarray, keep: float) -> int:
@@ -243,23 +243,24 @@ def quantization_error(lower: np.ndarray, upper: np.ndarray, counts: np.ndarray,
 
     Bins [lower[j], upper[j]) hold counts[j] values each, uniform within the bin; lo, hi [C]
     (lo <= 0 <= hi). The grid is s * k for the integers k whose stored value fits the storage
-    type (u8: s = (hi-lo)/255, zero point z = round(-lo/s), representable [-z s, (255-z) s];
-    i8: s = max(|lo|,|hi|)/127, representable [-128 s, 127 s]). Inside it a value costs its
+    type (u8 and i8 with a zero point: s = (hi-lo)/255, z = round(-lo/s) counted from the
+    storage minimum, representable [-z s, (255-z) s]; i8-sym: s = max(|lo|,|hi|)/127,
+    representable [-128 s, 127 s]). Inside it a value costs its
     squared distance to the nearest grid point; outside, its squared distance to the nearer end.
     """
     lo = np.asarray(lo, dtype=np.float64)[:, None]
     hi = np.asarray(hi, dtype=np.float64)[:, None]
-    if activations == "u8":
+    if activations in ("u8", "i8"):
         s = (hi - lo) / 255.0
         s = np.where(s > 0, s, 1.0)
         z = np.clip(np.rint(-lo / s), 0, 255)
         q_lo, q_hi = -z * s, (255.0 - z) * s
-    elif activations == "i8":
+    elif activations == "i8-sym":
         s = np.maximum(np.abs(lo), np.abs(hi)) / 127.0
         s = np.where(s > 0, s, 1.0)
         q_lo, q_hi = -128.0 * s, 127.0 * s
     else:
-        raise ValueError(f"activations are u8 or i8, not {activations!r}")
+        raise ValueError(f"activations are u8, i8 or i8-sym, not {activations!r}")
     a, b = lower[None, :], upper[None, :]
     # inside the representable range: integral of the squared distance to the grid
     ia, ib = np.clip(a, q_lo, q_hi), np.clip(b, q_lo, q_hi)
@@ -274,7 +275,7 @@ def quantization_error(lower: np.ndarray, upper: np.ndarray, counts: np.ndarray,
 def mse_range(hist: Histogram, mn: float, mx: float, activations: str = "u8") -> tuple[float, float]:
     """Search the range with the smallest expected squared quantization error.
 
-    i8: a symmetric threshold t in (0, max|x|]. u8: both ends shrunk together by a common
+    i8-sym: a symmetric threshold t in (0, max|x|]. u8, i8: both ends shrunk together by a common
     factor, then the lower end refined with the upper fixed, then the upper with the lower
     fixed. Exact zeros cost nothing (0 is on every grid) and are left out; so are empty bins.
     """
@@ -292,7 +293,7 @@ def mse_range(hist: Histogram, mn: float, mx: float, activations: str = "u8") ->
         i = int(np.argmin(err))
         return float(lo[i]), float(hi[i])
 
-    if activations == "i8":
+    if activations == "i8-sym":
         t = np.arange(1, 2 * CANDIDATES + 1) / (2 * CANDIDATES) * max(-lo0, hi0)
         return best(-t, t)
     lo, hi = best(frac * lo0, frac * hi0)

@@ -177,10 +177,11 @@ def test_auto_prefers_minmax_on_a_tie():
 
 def _quantize(x: np.ndarray, lo: float, hi: float, activations: str) -> np.ndarray:
     """The spec's fake quantization of x over [lo, hi] (specs/quantization.md sections 1-2)."""
-    if activations == "u8":
+    if activations in ("u8", "i8"):
+        qmin = 0 if activations == "u8" else -128
         s = (hi - lo) / 255.0
-        z = np.clip(np.rint(-lo / s), 0, 255)
-        q = np.clip(np.rint(x / s) + z, 0, 255)
+        z = np.clip(np.rint(qmin - lo / s), qmin, qmin + 255)
+        q = np.clip(np.rint(x / s) + z, qmin, qmin + 255)
     else:
         s = max(abs(lo), abs(hi)) / 127.0
         z = 0.0
@@ -188,7 +189,7 @@ def _quantize(x: np.ndarray, lo: float, hi: float, activations: str) -> np.ndarr
     return (q - z) * s
 
 
-@pytest.mark.parametrize("activations", ["u8", "i8"])
+@pytest.mark.parametrize("activations", ["u8", "i8", "i8-sym"])
 def test_expected_error_matches_quantizing_the_samples(activations):
     x = _sample("laplace", 400_000).astype(np.float64)
     obs = _observe(x.astype(np.float32))
@@ -196,7 +197,7 @@ def test_expected_error_matches_quantizing_the_samples(activations):
     edges = h.edges()
     lows = np.array([-3.0, -6.0, -1.5])
     highs = np.array([4.0, 8.0, 12.0])
-    if activations == "i8":
+    if activations == "i8-sym":
         lows = -highs
     predicted = quantization_error(edges[:-1], edges[1:], h.counts, lows, highs, activations) / x.size
     for lo, hi, pred in zip(lows, highs, predicted):
@@ -205,7 +206,7 @@ def test_expected_error_matches_quantizing_the_samples(activations):
 
 
 @pytest.mark.parametrize("dist", ["normal", "laplace", "relu"])
-@pytest.mark.parametrize("activations", ["u8", "i8"])
+@pytest.mark.parametrize("activations", ["u8", "i8", "i8-sym"])
 def test_mse_range_is_close_to_the_brute_force_optimum(dist, activations):
     x = _sample(dist, 100_000).astype(np.float64)
     obs = _observe(x.astype(np.float32))
@@ -213,7 +214,7 @@ def test_mse_range_is_close_to_the_brute_force_optimum(dist, activations):
     chosen = np.mean((x - _quantize(x, min(lo, 0), max(hi, 0), activations)) ** 2)
     mn, mx = min(x.min(), 0), max(x.max(), 0)
     grid = np.linspace(0.05, 1.0, 40)
-    if activations == "i8":
+    if activations == "i8-sym":
         m = max(-mn, mx)
         candidates = [(-t * m, t * m) for t in grid]
     else:

@@ -21,8 +21,9 @@ def add_arguments(p) -> None:
     p.add_argument("-o", "--output", required=True, help="the int8 ONNX model to write")
     p.add_argument("--method", default="minmax", choices=["minmax", "percentile", "entropy", "mse", "auto"],
                    help="how calibration turns observed values into ranges (default minmax)")
-    p.add_argument("--activations", default="u8", choices=["u8", "i8"],
-                   help="activation storage: u8 asymmetric (default; what x86 int8 kernels want) or i8")
+    p.add_argument("--activations", default="u8", choices=["u8", "i8", "i8-sym"],
+                   help="activation storage: u8 (default) or i8, both with a zero point, or i8-sym "
+                        "(zero point 0); specs/quantization.md says which onnxruntime kernels each gets")
     p.add_argument("--per-tensor", action="store_true", help="one weight scale per tensor, not per channel")
     p.add_argument("--samples", type=int, default=0, metavar="N",
                    help="calibrate on a seeded random subset of N samples (default: all)")
