@@ -198,6 +198,7 @@ def refuse_quantized(graph: Graph, model: Any) -> None:
 
 def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str = "u8",
              per_channel: bool = True, samples: int = 0, batch_size: int = 32, skip: Iterable[str] = (),
+             bias_correct: bool = False, equalize: bool = False,
              pipeline: str | None = None, preprocess: str | None = None, quiet: bool = True,
              on_stage: Callable[[str], None] | None = None, val: Any = None, max_drop: str | float | None = None,
              metric: str | None = None, val_limit: int | None = None, val_preprocess: str | None = None,
@@ -213,6 +214,9 @@ def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str
     (0.01: absolute, in metric units; "1%": relative to fp32), ops go back to fp32 until the
     metric (`metric`, default top1 / map / agreement with fp32) drops by at most that much;
     `result.budget` tells how it went (specs/accuracy-budget.md).
+
+    bias_correct: run the bias-correct pass between calibrate and quantize (passes/bias_correct.py).
+    equalize: run the equalize pass before calibrate (passes/equalize.py).
 
     check: load the written model in onnxruntime and compare it with the fp32 model on the first
     calibration batch (result.check); raises OutputRejected when onnxruntime refuses it.
@@ -241,9 +245,11 @@ def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str
 
     if pipeline is None:
         skip_opt = f" skip={','.join(skip)}" if skip else ""
-        pipeline = (f"fold,fuse,dce,calibrate{{method={method} activations={activations} batch-size={batch_size}"
+        pipeline = (f"fold,fuse,dce,{'equalize,' if equalize else ''}calibrate{{method={method} activations={activations} batch-size={batch_size}"
                     f"{f' samples={samples}' if samples else ''}}},"
-                    f"quantize{{activations={activations} per-channel={str(per_channel).lower()}{skip_opt}}}")
+                    + (f"bias-correct{{activations={activations} per-channel={str(per_channel).lower()} "
+                       f"batch-size={batch_size}{f' samples={samples}' if samples else ''}}}," if bias_correct else "")
+                    + f"quantize{{activations={activations} per-channel={str(per_channel).lower()}{skip_opt}}}")
     ctx = PassContext(calib=calibration_source(calib, graph, limit=samples or None, preprocess=preprocess),
                       quiet=quiet)
     if max_drop is not None or val is not None:

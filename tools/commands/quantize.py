@@ -25,6 +25,12 @@ def add_arguments(p) -> None:
                    help="activation storage: u8 (default) or i8, both with a zero point, or i8-sym "
                         "(zero point 0); specs/quantization.md says which onnxruntime kernels each gets")
     p.add_argument("--per-tensor", action="store_true", help="one weight scale per tensor, not per channel")
+    p.add_argument("--equalize", action="store_true",
+                   help="cross-layer equalization of conv -> [relu] -> conv pairs before calibration "
+                        "(the equalize pass; off by default)")
+    p.add_argument("--bias-correct", action="store_true",
+                   help="fold each int8 conv/gemm's mean output shift, measured on the calibration data, "
+                        "into its bias (the bias-correct pass; off by default)")
     p.add_argument("--samples", type=int, default=0, metavar="N",
                    help="calibrate on a seeded random subset of N samples (default: all)")
     p.add_argument("--batch-size", type=int, default=32, help="calibration batch size (default 32)")
@@ -95,6 +101,7 @@ def _quantize(irc, args, on_stage):
     return irc.quantize(
         args.model, args.calib, method=args.method, activations=args.activations,
         per_channel=not args.per_tensor, samples=args.samples, batch_size=args.batch_size,
+        bias_correct=args.bias_correct, equalize=args.equalize,
         skip=[s for s in args.skip.split(",") if s], pipeline=args.pipeline, preprocess=args.preprocess,
         quiet=args.quiet or not sys.stderr.isatty(), on_stage=on_stage,
         val=args.val, val_preprocess=args.val_preprocess, metric=args.metric, max_drop=args.max_drop,
