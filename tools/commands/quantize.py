@@ -28,6 +28,11 @@ def add_arguments(p) -> None:
     p.add_argument("--equalize", action="store_true",
                    help="cross-layer equalization of conv -> [relu] -> conv pairs before calibration "
                         "(the equalize pass; off by default)")
+    p.add_argument("--speed-check", action="store_true",
+                   help="time each int8 region against fp32 in onnxruntime (batch 1, alternating rounds) and "
+                        "return to fp32 the regions int8 does not make faster")
+    p.add_argument("--speed-threads", type=int, default=1, metavar="N",
+                   help="onnxruntime intra-op threads for --speed-check (default 1)")
     p.add_argument("--bias-correct", action="store_true",
                    help="fold each int8 conv/gemm's mean output shift, measured on the calibration data, "
                         "into its bias (the bias-correct pass; off by default)")
@@ -101,7 +106,8 @@ def _quantize(irc, args, on_stage):
     return irc.quantize(
         args.model, args.calib, method=args.method, activations=args.activations,
         per_channel=not args.per_tensor, samples=args.samples, batch_size=args.batch_size,
-        bias_correct=args.bias_correct, equalize=args.equalize,
+        bias_correct=args.bias_correct, equalize=args.equalize, speed_check=args.speed_check,
+        speed_threads=args.speed_threads,
         skip=[s for s in args.skip.split(",") if s], pipeline=args.pipeline, preprocess=args.preprocess,
         quiet=args.quiet or not sys.stderr.isatty(), on_stage=on_stage,
         val=args.val, val_preprocess=args.val_preprocess, metric=args.metric, max_drop=args.max_drop,
