@@ -46,6 +46,12 @@ class QuantizeResult:
     """How onnxruntime ran the written model (irc.backends.onnx.ort_check.EmittedCheck)."""
     speed: Any = None
     """What the speed check timed and kept fp32 (irc.speed_check.SpeedReport), when it ran."""
+    calibrated: Graph | None = None
+    """The graph as quantize received it (keep_calibrated=True): for irc.run_report."""
+    sample_batch: Any = None
+    """The first samples of the first calibration batch (what the output check ran)."""
+    skipped: tuple[str, ...] = ()
+    """The quantize pass's `skip` (known with keep_calibrated or speed_check)."""
 
     @property
     def model_bytes(self) -> int:
@@ -204,7 +210,7 @@ def refuse_quantized(graph: Graph, model: Any) -> None:
 def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str = "u8",
              per_channel: bool = True, samples: int = 0, batch_size: int = 32, skip: Iterable[str] = (),
              bias_correct: bool = False, equalize: bool = False, speed_check: bool = False,
-             speed_threads: int = 1,
+             speed_threads: int = 1, keep_calibrated: bool = False,
              pipeline: str | None = None, preprocess: str | None = None, quiet: bool = True,
              on_stage: Callable[[str], None] | None = None, val: Any = None, max_drop: str | float | None = None,
              metric: str | None = None, val_limit: int | None = None, val_preprocess: str | None = None,
@@ -226,6 +232,7 @@ def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str
     speed_check: time each int8 region against fp32 in onnxruntime (`speed_threads` threads, batch of
     one calibration sample) and return to fp32 the regions int8 does not make faster
     (irc/speed_check.py); result.speed says what it kept fp32.
+    keep_calibrated: keep the graph as quantize received it in result.calibrated (irc.run_report).
 
     check: load the written model in onnxruntime and compare it with the fp32 model on the first
     calibration batch (result.check); raises OutputRejected when onnxruntime refuses it.
@@ -274,7 +281,7 @@ def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str
 
     class _Timer(Instrument):
         def before_pass(self, p, g):
-            if speed_check and p.name == "quantize" and "graph" not in saved:
+            if (speed_check or keep_calibrated) and p.name == "quantize" and "graph" not in saved:
                 from irc.passes.clone import clone_graph
 
                 saved["graph"], saved["pass"] = clone_graph(g)[0], p
@@ -316,7 +323,9 @@ def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str
         check_onnx_rules(qdq, "the int8 model")
         timings.append(("check", time.perf_counter() - t))
     budget = ctx.budget.result if ctx.budget is not None else None
-    return QuantizeResult(graph, qdq, ctx.stats, timings, source_bytes, warnings, budget, report, speed)
+    return QuantizeResult(graph, qdq, ctx.stats, timings, source_bytes, warnings, budget, report, speed,
+                          saved.get("graph"), ctx.sample_batch,
+                          tuple(getattr(saved.get("pass"), "skip", ())))
 
 
 def float_reference(model: Any, graph: Graph) -> Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]]:

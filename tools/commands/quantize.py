@@ -7,7 +7,7 @@ import sys
 
 from irc.ir.diagnostics import IRError
 
-from ._budget import add_budget_arguments, check_budget_args, finish_budget, plan_budget_files
+from ._budget import add_budget_arguments, check_budget_args, finish_budget, plan_budget_files, wants_budget
 
 NAME = "quantize"
 HELP = "Quantize an ONNX model to int8: import, fold, fuse, calibrate, quantize, emit QDQ ONNX."
@@ -68,7 +68,7 @@ def run(args) -> int:
     out = files.write("the output (-o)", args.output)
     files.write("the copy kept if onnxruntime refuses the output", rejected_path(out))
     files.check()
-    check_budget_args(args)
+    check_budget_args(args, report_without_budget=True)
     if args.samples < 0:
         raise IRError(f"--samples must be 0 (all samples) or a positive count, got {args.samples}")
     if args.batch_size < 1:
@@ -97,6 +97,12 @@ def run(args) -> int:
     elif not args.quiet:
         print(result.summary(), file=sys.stderr)
         print(f"wrote {out}", file=sys.stderr)
+    if args.report and result.budget is None:
+        from irc.run_report import run_report, write_run_report
+
+        for path in write_run_report(run_report(result, title=str(args.model)), args.report):
+            if not (args.quiet or args.json):
+                print(f"wrote {path}", file=sys.stderr)
     return finish_budget(args, result.budget, NAME, quiet=args.quiet or args.json)
 
 
@@ -107,7 +113,7 @@ def _quantize(irc, args, on_stage):
         args.model, args.calib, method=args.method, activations=args.activations,
         per_channel=not args.per_tensor, samples=args.samples, batch_size=args.batch_size,
         bias_correct=args.bias_correct, equalize=args.equalize, speed_check=args.speed_check,
-        speed_threads=args.speed_threads,
+        speed_threads=args.speed_threads, keep_calibrated=bool(args.report) and not wants_budget(args),
         skip=[s for s in args.skip.split(",") if s], pipeline=args.pipeline, preprocess=args.preprocess,
         quiet=args.quiet or not sys.stderr.isatty(), on_stage=on_stage,
         val=args.val, val_preprocess=args.val_preprocess, metric=args.metric, max_drop=args.max_drop,
