@@ -246,6 +246,8 @@ def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str
         raise IRError(f"samples must be 0 (all samples) or a positive count, got {samples}")
     if batch_size < 1:
         raise IRError(f"batch_size must be at least 1, got {batch_size}")
+    if speed_threads < 0:
+        raise IRError(f"speed_threads must be 0 (onnxruntime's default) or more, got {speed_threads}")
     timings: list[tuple[str, float]] = []
 
     def stage(name: str):
