@@ -1,3 +1,3 @@
 """Imports the built-in passes so that they register."""
 
-from . import calibrate, dce, fallback, fold, fuse, fuse_qdq, quantize, smooth  # noqa: F401
+from . import bias_correct, calibrate, dce, equalize, fallback, fold, fuse, fuse_qdq, quantize, smooth  # noqa: F401

@@ -25,7 +25,7 @@ from irc.ir.value import Value
 from .base import Pass, PassContext, PassError, register_pass
 from .calib_data import CalibrationStream
 from .observers import HistogramObserver, MinMaxObserver
-from .range_methods import select_range
+from .range_methods import ENTROPY_KEEP, choose_range
 
 
 def observed_values(graph: Graph) -> list[Value]:
@@ -61,13 +61,15 @@ class Calibrate(Pass):
     """Run the calibration data through the graph and record each tensor's range (q.range)."""
 
     name: ClassVar[str] = "calibrate"
-    method: Literal["minmax", "percentile", "entropy", "mse"] = "minmax"
+    method: Literal["minmax", "percentile", "entropy", "mse", "auto"] = "minmax"
     """How a range is chosen from the observations (see specs/pipeline.md)."""
     percentile: float = 99.99
-    """method=percentile: the share of values (in %) kept inside the range, at each end."""
+    """method=percentile (and auto): the share of values (in %) kept inside the range, at each end."""
+    entropy_keep: float = ENTROPY_KEEP
+    """method=entropy: the share of nonzero values (in %) the threshold keeps at least."""
     bins: int = 4096
     """Histogram bins per tensor (percentile, entropy, mse)."""
-    activations: Literal["u8", "i8"] = "u8"
+    activations: Literal["u8", "i8", "i8-sym"] = "u8"
     """The activation type the ranges are for (the mse error model)."""
     batch_size: int = 32
     """Samples per batch run (a graph whose inputs fix the batch size uses that instead)."""
@@ -83,6 +85,8 @@ class Calibrate(Pass):
     def _check_options(self) -> None:
         if self.method == "percentile" and not 50.0 < self.percentile <= 100.0:
             raise PassError(f"pass 'calibrate': option 'percentile' must be in (50, 100], got {self.percentile}")
+        if not 0.0 <= self.entropy_keep <= 100.0:
+            raise PassError(f"pass 'calibrate': option 'entropy-keep' must be in [0, 100], got {self.entropy_keep}")
         if self.bins < 16:
             raise PassError(f"pass 'calibrate': option 'bins' must be at least 16, got {self.bins}")
         if self.batch_size < 1:
@@ -140,17 +144,23 @@ class Calibrate(Pass):
         clear_ranges(graph)
         unranged = []
         with_nonfinite = []
+        chosen: dict[str, int] = {}
         for v, obs in observers.items():
-            found = select_range(obs, self.method, percentile=self.percentile, activations=self.activations)
+            found = choose_range(obs, self.method, percentile=self.percentile, activations=self.activations,
+                                 entropy_keep=self.entropy_keep)
             if obs.nonfinite:
                 with_nonfinite.append(v.name or "?")
                 mark_nonfinite(graph, v)
             if found is None:
                 unranged.append(v.name or "?")
                 continue
-            set_range(graph, v, *found)
+            rng, how = found
+            chosen[how] = chosen.get(how, 0) + 1
+            set_range(graph, v, *rng)
         inputs, _ = split_values(graph, values)
         ctx.record(self.name, "method", self.method)
+        if self.method == "auto":
+            ctx.record(self.name, "tensors per method (auto)", dict(sorted(chosen.items())))
         ctx.record(self.name, "backend", getattr(evaluator, "name", self.backend))
         ctx.record(self.name, "samples", stream.samples)
         ctx.record(self.name, "batches", batches)

@@ -1,7 +1,8 @@
 """Quantization parameters from ranges and weights (specs/quantization.md §1).
 
     u8 asymmetric:  s = (hi - lo) / 255,        z = clip(round_half_even(-lo / s), 0, 255)
-    i8 symmetric:   s = max(|lo|, |hi|) / 127,  z = 0
+    i8 asymmetric:  s = (hi - lo) / 255,        z = clip(round_half_even(-128 - lo / s), -128, 127)
+    i8-sym:         s = max(|lo|, |hi|) / 127,  z = 0                      (storage i8)
     weights:        s_c = max|w_c| / 127,       q = clip(round_half_even(w / s_c), -127, 127)
     bias:           s_c = f32(s_x * s_w_c),     q = round_half_even(b / s_c) in int32
 
@@ -19,24 +20,29 @@ F32 = np.float32
 INT32_MAX = 2**31 - 1
 
 
+ACTIVATION_STORAGES = ("u8", "i8", "i8-sym")
+"""How activations may be stored: u8 or i8 with a zero point, or i8 symmetric (zero point 0)."""
+
+
 def activation_type(lo: float, hi: float, storage: str = "u8") -> QuantType:
     """The quantized element type covering [lo, hi] (widened to contain 0)."""
     lo, hi = F32(min(lo, 0.0)), F32(max(hi, 0.0))
-    if storage == "u8":
+    if storage in ("u8", "i8"):
+        qmin = 0 if storage == "u8" else -128
         with np.errstate(over="ignore"):
             width = F32(hi - lo)
         # width overflows only when lo and hi are both near float32's limits; (hi - lo) / 255 fits
         s = F32(width) / F32(255) if np.isfinite(width) else F32((float(hi) - float(lo)) / 255)
         if not s > 0:  # a range of zero width
-            return QuantType.per_tensor("u8", 1.0, 0)
-        z = int(np.clip(np.rint(-lo / s), 0, 255))
-        return QuantType.per_tensor("u8", float(s), z)
-    if storage == "i8":
+            return QuantType.per_tensor(storage, 1.0, 0)
+        z = int(np.clip(np.rint(F32(qmin) - lo / s), qmin, qmin + 255))
+        return QuantType.per_tensor(storage, float(s), z)
+    if storage == "i8-sym":
         s = F32(max(abs(lo), abs(hi))) / F32(127)
         if not s > 0:  # a range of zero width
             return QuantType.per_tensor("i8", 1.0, 0)
         return QuantType.per_tensor("i8", float(s), 0)
-    raise ValueError(f"activations are u8 or i8, not {storage}")
+    raise ValueError(f"activations are {', '.join(ACTIVATION_STORAGES)}, not {storage}")
 
 
 def weight_scales(w: np.ndarray, axis: int | None) -> np.ndarray:

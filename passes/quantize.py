@@ -162,7 +162,7 @@ class _Plan:
             self.no_range.append(op.label)
             return None
         relu = only_user(op)
-        if (op.name == "concat" and self.storage == "u8" and relu is not None and relu.name == "relu"
+        if (op.name == "concat" and self.storage in ("u8", "i8") and relu is not None and relu.name == "relu"
                 and FALLBACK_KEY not in relu.attrs and relu.label not in self.skip
                 and self.range_type(relu.results[0]) is not None):
             # concat -> relu: the concat requantizes to the relu's range, whose zero point is 0,
@@ -308,8 +308,10 @@ class Quantize(Pass):
     """Turn calibrated ops into int8: weights per channel, u8 activations, shared data-movement types."""
 
     name: ClassVar[str] = "quantize"
-    activations: Literal["u8", "i8"] = "u8"
-    """Storage of activations: u8 asymmetric (fast on x86) or i8 symmetric."""
+    activations: Literal["u8", "i8", "i8-sym"] = "u8"
+    """Storage of activations: u8 or i8 with a zero point (both int8 kernels in onnxruntime on x86),
+    or i8-sym (i8, zero point 0: a relu after a conv is no longer a saturation, so it stays a
+    separate float Relu between Q/DQ and the conv is not fused)."""
     per_channel: bool = True
     """One weight scale per output channel of conv/gemm, per column of matmul weights."""
     ops: tuple[str, ...] = DEFAULT_OPS

@@ -8,6 +8,8 @@
                  [max(min, -t), min(max, t)]
     mse          the range whose quantization (u8 asymmetric or i8 symmetric, specs/quantization.md)
                  has the smallest expected squared error, rounding plus clipping, over the histogram
+    auto         per tensor, whichever of minmax / percentile / mse gives the smallest expected
+                 squared error over the full-resolution histogram (ties: the earlier in that order)
 
 Every range is clipped to the observed [min, max] and then widened to contain 0.
 """
@@ -18,7 +20,8 @@ import numpy as np
 
 from .observers import Histogram, HistogramObserver, MinMaxObserver
 
-METHODS = ("minmax", "percentile", "entropy", "mse")
+METHODS = ("minmax", "percentile", "entropy", "mse", "auto")
+AUTO_CHOICES = ("minmax", "percentile", "mse")
 
 
 def contain_zero(lo: float, hi: float) -> tuple[float, float]:
@@ -26,25 +29,57 @@ def contain_zero(lo: float, hi: float) -> tuple[float, float]:
 
 
 def select_range(obs: MinMaxObserver, method: str = "minmax", *, percentile: float = 99.99,
-                 activations: str = "u8") -> tuple[float, float] | None:
+                 activations: str = "u8", entropy_keep: float | None = None) -> tuple[float, float] | None:
     """The range to quantize over, or None when the observer saw no finite value."""
+    found = choose_range(obs, method, percentile=percentile, activations=activations, entropy_keep=entropy_keep)
+    return None if found is None else found[0]
+
+
+def choose_range(obs: MinMaxObserver, method: str = "minmax", *, percentile: float = 99.99,
+                 activations: str = "u8", entropy_keep: float | None = None,
+                 ) -> tuple[tuple[float, float], str] | None:
+    """(range, the method that chose it): `method` itself, or for auto the one it picked."""
     if method not in METHODS:
         raise ValueError(f"unknown range method {method!r} (known: {', '.join(METHODS)})")
     if method == "minmax" or not isinstance(obs, HistogramObserver):
         if not obs.seen:
             return None
-        return contain_zero(obs.min, obs.max)
+        return contain_zero(obs.min, obs.max), "minmax"
     hist = obs.histogram()
     if hist is None:
         return None
     mn, mx = obs.min, obs.max
-    if method == "percentile":
-        lo, hi = percentile_range(hist, percentile)
-    elif method == "entropy":
-        lo, hi = entropy_range(hist, mn, mx, activations)
-    else:
-        lo, hi = mse_range(hist, mn, mx, activations)
-    return contain_zero(max(lo, mn), min(hi, mx))
+
+    def one(m: str) -> tuple[float, float]:
+        if m == "minmax":
+            lo, hi = mn, mx
+        elif m == "percentile":
+            lo, hi = percentile_range(hist, percentile)
+        elif m == "entropy":
+            keep = ENTROPY_KEEP if entropy_keep is None else entropy_keep
+            lo, hi = entropy_range(hist, mn, mx, activations, keep)
+        else:
+            lo, hi = mse_range(hist, mn, mx, activations)
+        return contain_zero(max(lo, mn), min(hi, mx))
+
+    if method != "auto":
+        return one(method), method
+    ranges = [one(m) for m in AUTO_CHOICES]
+    err = histogram_error(hist, ranges, activations)
+    # the first of equal errors (the sums may differ in the last bits)
+    best = int(np.flatnonzero(err <= err.min() * (1 + 1e-9))[0])
+    return ranges[best], AUTO_CHOICES[best]
+
+
+def histogram_error(hist: Histogram, ranges: list[tuple[float, float]], activations: str) -> np.ndarray:
+    """Expected total squared quantization error of the histogram's values for each range."""
+    edges, counts = hist.edges(), hist.nonzero_counts()
+    keep = counts > 0
+    if not keep.any():
+        return np.zeros(len(ranges))
+    lo = np.array([r[0] for r in ranges])
+    hi = np.array([r[1] for r in ranges])
+    return quantization_error(edges[:-1][keep], edges[1:][keep], counts[keep], lo, hi, activations)
 
 
 # -- percentile -------------------------------------------------------------------------------
@@ -132,23 +167,52 @@ def kl_threshold_bins(h: np.ndarray, levels: int) -> int:
 
 
 ENTROPY_LEVELS = 128
+"""Levels per side of the KL criterion's quantized distribution for data of both signs (or i8),
+as TensorRT's; one-signed data quantized to u8 has the whole 256-level grid on its one side."""
+
+ENTROPY_KEEP = 99.9
+"""Default share (%) of the nonzero values that an entropy threshold keeps at least."""
 
 
-def entropy_range(hist: Histogram, mn: float, mx: float, activations: str = "u8") -> tuple[float, float]:
+def entropy_levels(one_signed: bool, activations: str) -> int:
+    return 2 * ENTROPY_LEVELS if one_signed and activations in ("u8", "i8") else ENTROPY_LEVELS
+
+
+def keep_bins(h: np.ndarray, keep: float) -> int:
+    """The fewest leading bins of `h` that hold at least `keep`% of its mass."""
+    cum = np.cumsum(h, dtype=np.float64)
+    if not len(cum) or cum[-1] == 0:
+        return len(h)
+    return min(int(np.searchsorted(cum, keep / 100.0 * cum[-1], side="left")) + 1, len(h))
+
+
+def entropy_range(hist: Histogram, mn: float, mx: float, activations: str = "u8",
+                  keep: float = ENTROPY_KEEP) -> tuple[float, float]:
     """KL-optimal clipping: one-sided for data of one sign, else a symmetric threshold on |x|.
 
     Exact zeros are left out: zero is always represented exactly, so they tell nothing about
     where to clip (left in, a ReLU's spike at 0 drags the threshold far down). The quantized
-    distribution has ENTROPY_LEVELS levels whatever the activation type (as TensorRT's). The
-    criterion sees quantization loss only at bin resolution, so it works on the observer's
+    distribution has as many levels as the activation type gives the kept side (entropy_levels).
+    The criterion sees quantization loss only at bin resolution, so it works on the observer's
     histogram as is (the default 4096 bins put 2048 to 4096 of them over [0, max|x|]).
+
+    The threshold keeps at least `keep`% of the nonzero values. KL weighs a value by its mass
+    only, never by how far clipping moves it: activations of repeated inputs (a constant image
+    background) are a few tall spikes, and a threshold just past a spike merges every clipped
+    value into the spike's level for almost no divergence (a ReLU6 output of [0, 6] clipped to
+    [0, 0.36], 78% of its values clipped); a residual stream whose one outlier channel is 1000x
+    the others is clipped to the bulk, destroying that channel. Below the `keep` share the KL
+    optimum is not trusted.
     """
     counts = hist.nonzero_counts()
     if mn >= 0:
         one_sided = counts[max(0, -hist.offset):]
     else:
         one_sided = hist.folded(counts)
-    t = kl_threshold_bins(one_sided, ENTROPY_LEVELS) * hist.width
+    one_signed = mn >= 0 or mx <= 0
+    bins = max(kl_threshold_bins(one_sided, entropy_levels(one_signed, activations)),
+               keep_bins(one_sided, keep))
+    t = bins * hist.width
     if mn >= 0:
         return 0.0, t
     if mx <= 0:
@@ -179,23 +243,24 @@ def quantization_error(lower: np.ndarray, upper: np.ndarray, counts: np.ndarray,
 
     Bins [lower[j], upper[j]) hold counts[j] values each, uniform within the bin; lo, hi [C]
     (lo <= 0 <= hi). The grid is s * k for the integers k whose stored value fits the storage
-    type (u8: s = (hi-lo)/255, zero point z = round(-lo/s), representable [-z s, (255-z) s];
-    i8: s = max(|lo|,|hi|)/127, representable [-128 s, 127 s]). Inside it a value costs its
+    type (u8 and i8 with a zero point: s = (hi-lo)/255, z = round(-lo/s) counted from the
+    storage minimum, representable [-z s, (255-z) s]; i8-sym: s = max(|lo|,|hi|)/127,
+    representable [-128 s, 127 s]). Inside it a value costs its
     squared distance to the nearest grid point; outside, its squared distance to the nearer end.
     """
     lo = np.asarray(lo, dtype=np.float64)[:, None]
     hi = np.asarray(hi, dtype=np.float64)[:, None]
-    if activations == "u8":
+    if activations in ("u8", "i8"):
         s = (hi - lo) / 255.0
         s = np.where(s > 0, s, 1.0)
         z = np.clip(np.rint(-lo / s), 0, 255)
         q_lo, q_hi = -z * s, (255.0 - z) * s
-    elif activations == "i8":
+    elif activations == "i8-sym":
         s = np.maximum(np.abs(lo), np.abs(hi)) / 127.0
         s = np.where(s > 0, s, 1.0)
         q_lo, q_hi = -128.0 * s, 127.0 * s
     else:
-        raise ValueError(f"activations are u8 or i8, not {activations!r}")
+        raise ValueError(f"activations are u8, i8 or i8-sym, not {activations!r}")
     a, b = lower[None, :], upper[None, :]
     # inside the representable range: integral of the squared distance to the grid
     ia, ib = np.clip(a, q_lo, q_hi), np.clip(b, q_lo, q_hi)
@@ -210,7 +275,7 @@ def quantization_error(lower: np.ndarray, upper: np.ndarray, counts: np.ndarray,
 def mse_range(hist: Histogram, mn: float, mx: float, activations: str = "u8") -> tuple[float, float]:
     """Search the range with the smallest expected squared quantization error.
 
-    i8: a symmetric threshold t in (0, max|x|]. u8: both ends shrunk together by a common
+    i8-sym: a symmetric threshold t in (0, max|x|]. u8, i8: both ends shrunk together by a common
     factor, then the lower end refined with the upper fixed, then the upper with the lower
     fixed. Exact zeros cost nothing (0 is on every grid) and are left out; so are empty bins.
     """
@@ -228,7 +293,7 @@ def mse_range(hist: Histogram, mn: float, mx: float, activations: str = "u8") ->
         i = int(np.argmin(err))
         return float(lo[i]), float(hi[i])
 
-    if activations == "i8":
+    if activations == "i8-sym":
         t = np.arange(1, 2 * CANDIDATES + 1) / (2 * CANDIDATES) * max(-lo0, hi0)
         return best(-t, t)
     lo, hi = best(frac * lo0, frac * hi0)

@@ -44,6 +44,14 @@ class QuantizeResult:
     """The accuracy-budget result (irc.passes.budget_result.BudgetResult) when a budget was given."""
     check: Any = None
     """How onnxruntime ran the written model (irc.backends.onnx.ort_check.EmittedCheck)."""
+    speed: Any = None
+    """What the speed check timed and kept fp32 (irc.speed_check.SpeedReport), when it ran."""
+    calibrated: Graph | None = None
+    """The graph as quantize received it (keep_calibrated=True): for irc.run_report."""
+    sample_batch: Any = None
+    """The first samples of the first calibration batch (what the output check ran)."""
+    skipped: tuple[str, ...] = ()
+    """The quantize pass's `skip` (known with keep_calibrated or speed_check)."""
 
     @property
     def model_bytes(self) -> int:
@@ -78,6 +86,7 @@ class QuantizeResult:
             "stats": _jsonable(self.stats),
             "warnings": self.warnings,
             **({"check": self.check.to_json()} if self.check is not None else {}),
+            **({"speed": self.speed.to_json()} if self.speed is not None else {}),
             **({"budget": _budget_json(self.budget)} if self.budget is not None else {}),
         }
 
@@ -97,6 +106,8 @@ class QuantizeResult:
         total = sum(t for _, t in self.timings) or 1e-9
         lines.append("time: " + ", ".join(f"{k} {t:.2f} s ({100 * t / total:.0f}%)" for k, t in self.timings)
                      + f"; total {total:.2f} s")
+        if self.speed is not None:
+            lines.append(self.speed.summary())
         if self.check is not None:
             lines.append(self.check.summary())
         return "\n".join(lines)
@@ -200,6 +211,8 @@ def refuse_quantized(graph: Graph, model: Any) -> None:
 
 def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str = "u8",
              per_channel: bool = True, samples: int = 0, batch_size: int = 32, skip: Iterable[str] = (),
+             bias_correct: bool = False, equalize: bool = False, speed_check: bool = False,
+             speed_threads: int = 1, keep_calibrated: bool = False,
              pipeline: str | None = None, preprocess: str | None = None, quiet: bool = True,
              on_stage: Callable[[str], None] | None = None, val: Any = None, max_drop: str | float | None = None,
              metric: str | None = None, val_limit: int | None = None, val_preprocess: str | None = None,
@@ -216,6 +229,13 @@ def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str
     metric (`metric`, default top1 / map / agreement with fp32) drops by at most that much;
     `result.budget` tells how it went (specs/accuracy-budget.md).
 
+    bias_correct: run the bias-correct pass between calibrate and quantize (passes/bias_correct.py).
+    equalize: run the equalize pass before calibrate (passes/equalize.py).
+    speed_check: time each int8 region against fp32 in onnxruntime (`speed_threads` threads, batch of
+    one calibration sample) and return to fp32 the regions int8 does not make faster
+    (irc/speed_check.py); result.speed says what it kept fp32.
+    keep_calibrated: keep the graph as quantize received it in result.calibrated (irc.run_report).
+
     check: load the written model in onnxruntime and compare it with the fp32 model on the first
     calibration batch (result.check); raises OutputRejected when onnxruntime refuses it.
     input_shapes: {input name: dims} fixed before import ("1x3x640x640" strings or tuples; the
@@ -231,6 +251,8 @@ def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str
         raise IRError(f"samples must be 0 (all samples) or a positive count, got {samples}")
     if batch_size < 1:
         raise IRError(f"batch_size must be at least 1, got {batch_size}")
+    if speed_threads < 0:
+        raise IRError(f"speed_threads must be 0 (onnxruntime's default) or more, got {speed_threads}")
     timings: list[tuple[str, float]] = []
 
     def stage(name: str):
@@ -257,10 +279,13 @@ def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str
         skip_opt = f" skip={','.join(skip)}" if skip else ""
         # smooth rewrites only layer_norms that feed matmuls (transformers), where it measured better
         smooth_samples = f" samples={min(samples, 64)}" if samples else ""
-        pipeline = (f"fold,fuse,dce,smooth{{batch-size={min(batch_size, 16)}{smooth_samples}}},"
+        pipeline = (f"fold,fuse,dce,{'equalize,' if equalize else ''}"
+                    f"smooth{{batch-size={min(batch_size, 16)}{smooth_samples}}},"
                     f"calibrate{{method={method} activations={activations} batch-size={batch_size}"
                     f"{f' samples={samples}' if samples else ''}}},"
-                    f"quantize{{activations={activations} per-channel={str(per_channel).lower()}{skip_opt}}}")
+                    + (f"bias-correct{{activations={activations} per-channel={str(per_channel).lower()} "
+                       f"batch-size={batch_size}{f' samples={samples}' if samples else ''}}}," if bias_correct else "")
+                    + f"quantize{{activations={activations} per-channel={str(per_channel).lower()}{skip_opt}}}")
     ctx = PassContext(calib=None if calib is None else calibration_source(calib, graph, limit=samples or None,
                                                                            preprocess=preprocess),
                       quiet=quiet)
@@ -275,14 +300,35 @@ def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str
 
     from irc.passes.manager import Instrument
 
+    saved: dict[str, Any] = {}
+
     class _Timer(Instrument):
         def before_pass(self, p, g):
+            if (speed_check or keep_calibrated) and p.name == "quantize" and "graph" not in saved:
+                from irc.passes.clone import clone_graph
+
+                saved["graph"], saved["pass"] = clone_graph(g)[0], p
             self.t = stage(p.name)
 
         def after_pass(self, p, g, changed):
             timings.append((p.name, time.perf_counter() - self.t))
 
     PassManager(pipeline, [_Timer()]).run(graph, ctx)
+
+    speed = None
+    if speed_check:
+        if "graph" not in saved:
+            raise IRError("speed check: the pipeline has no quantize pass")
+        t = stage("speed check")
+        from irc.backends.onnx import export_onnx
+        from irc.speed_check import speed_check as run_speed_check
+
+        fixed = {v.name for v in saved["graph"].inputs if v.type.rank and isinstance(v.type.shape[0], int)}
+        feeds = {k: (v if k in fixed else v[:1]) for k, v in (ctx.sample_batch or {}).items()}
+        fp32 = export_onnx(saved["graph"])
+        graph, speed = run_speed_check(saved["graph"], graph, saved["pass"], feeds, threads=speed_threads,
+                                       fp32_model=fp32)
+        timings.append(("speed check", time.perf_counter() - t))
 
     t = stage("emit")
     warnings: list[str] = []
@@ -300,7 +346,9 @@ def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str
         check_onnx_rules(qdq, "the int8 model")
         timings.append(("check", time.perf_counter() - t))
     budget = ctx.budget.result if ctx.budget is not None else None
-    return QuantizeResult(graph, qdq, ctx.stats, timings, source_bytes, warnings, budget, report)
+    return QuantizeResult(graph, qdq, ctx.stats, timings, source_bytes, warnings, budget, report, speed,
+                          saved.get("graph"), ctx.sample_batch,
+                          tuple(getattr(saved.get("pass"), "skip", ())))
 
 
 def check_batch(source: Any, graph: Graph) -> dict[str, np.ndarray]:

@@ -23,7 +23,11 @@ How each part of a quantized graph is written (specs/quantization.md §5):
     then clamped, op -> Q -> DQ -> Relu/Clip -> Q, which equals the spec's clamp to
     [max(qmin, q(lo)), min(qmax, q(hi))] and keeps the op fusable; a warning says so. On a float
     result the Relu/Clip follows the op;
-  - a quantized graph output is a float output of the same name, read through its own DQ.
+  - a quantized graph output is a float output of the same name, read through its own DQ;
+  - an i8 per-tensor activation that more than one DequantizeLinear reads is written as u8 with
+    zero point z + 128 (the same real values, every stored value + 128). onnxruntime on x86 runs
+    int8 activations only after turning each i8 Q -> DQ pair into u8 itself, which it does only
+    for a QuantizeLinear with a single reader; left i8, the ops around such a value stay float.
 """
 
 from __future__ import annotations
@@ -71,6 +75,9 @@ class QDQContext(ExportContext):
         self.param_names: dict[QuantType, tuple[str, str]] = {}
         self.dq_source: dict[int, Value] = {}
         self._bound: dict[int, list[str]] = {}
+        self.shifted: set[int] = set()
+        """Values whose i8 activation type is written as u8 (zero point + 128): several readers."""
+        self.shifted_names: set[str] = set()
 
     # -- names --------------------------------------------------------------------------------
     def name(self, v: Value | None) -> str:
@@ -78,7 +85,7 @@ class QDQContext(ExportContext):
             return self._bound[id(v)][0]
         return super().name(v)
 
-    def storage(self, v: Value) -> str:
+    def _storage(self, v: Value) -> str:
         """The tensor holding the stored integers of quantized value `v`."""
         key = id(v)
         if key not in self.storage_names:
@@ -132,6 +139,19 @@ class QDQContext(ExportContext):
                                     self.initializer(zp, f"{base}_zero_point"))
         return self.param_names[qt]
 
+    def written_type(self, v: Value) -> QuantType:
+        """The quantized type `v`'s stored tensor is written with (see shifted)."""
+        qt = v.type.quant
+        if id(v) in self.shifted:
+            return QuantType.per_tensor("u8", float(qt.scale_array()[0]), int(qt.zero_points[0]) + 128)
+        return qt
+
+    def storage(self, v: Value) -> str:
+        name = self._storage(v)
+        if id(v) in self.shifted:
+            self.shifted_names.add(name)
+        return name
+
     def quantize_node(self, src: str, qt: QuantType, out: str) -> None:
         scale, zp = self.params(qt, out)
         ExportContext.node(self, "QuantizeLinear", [src, scale, zp], [out], axis=qt.axis)
@@ -144,7 +164,7 @@ class QDQContext(ExportContext):
         """A new DequantizeLinear of quantized value `src` (for one reader); returns its output."""
         stored = self.storage(src)
         out = out or self.fresh(f"{stored}_dq")
-        self.dequantize_node(stored, src.type.quant, out)
+        self.dequantize_node(stored, self.written_type(src), out)
         return out
 
     def quant_source(self, v: Value) -> Value | None:
@@ -225,7 +245,7 @@ def export_quantized_const(ctx: QDQContext, op: Op) -> None:
 
 def export_quantize(ctx: QDQContext, op: Op) -> None:
     r = op.result
-    ctx.quantize_node(ctx.float_input(op.operands[0]), r.type.quant, ctx.storage(r))
+    ctx.quantize_node(ctx.float_input(op.operands[0]), ctx.written_type(r), ctx.storage(r))
 
 
 def export_dynamic_matmul(ctx: QDQContext, op: Op) -> None:
@@ -300,7 +320,40 @@ def export_op(ctx: QDQContext, op: Op, warn: Callable[[str], None]) -> None:
             ctx.dequantize_node(stored, qt, deq)
             f = ctx.fresh(f"{ctx.storage(r)}_clamped")
             _activation_node(ctx, kind, lo, hi, deq, f)
-        ctx.quantize_node(f, qt, ctx.storage(r))
+        ctx.quantize_node(f, ctx.written_type(r), ctx.storage(r))
+
+
+def _shifted_values(graph: Graph) -> set[int]:
+    """i8 per-tensor activations (not constants) that more than one DequantizeLinear will read."""
+    readers: dict[int, int] = {}
+    dq_of: dict[int, Value] = {}
+    values: dict[int, Value] = {}
+    raw: set[int] = set()
+
+    def count(v: Value) -> None:
+        src = v if v.type.is_quantized else dq_of.get(id(v))
+        if src is not None:
+            readers[id(src)] = readers.get(id(src), 0) + 1
+            values[id(src)] = src
+
+    for op in graph.ops:
+        if op.name == "const":
+            continue
+        if op.name == "dequantize":
+            dq_of[id(op.result)] = op.operands[0]
+            continue
+        if is_generic_name(op.name):
+            # reads (and writes) the stored integers as they are: keep those values i8
+            raw.update(id(v) for v in [*op.operands, *op.results])
+            continue
+        for v in op.operands:
+            count(v)
+    for v in graph.outputs:
+        count(v)
+    consts = {id(op.result) for op in graph.ops if op.name == "const"}
+    inputs = {id(v) for v in graph.inputs}
+    return {k for k, n in readers.items() if n > 1 and k not in consts and k not in inputs and k not in raw
+            and values[k].type.quant.storage == "i8" and values[k].type.quant.axis is None}
 
 
 # -- the model ------------------------------------------------------------------------------------
@@ -336,6 +389,7 @@ def export_qdq(graph: Graph, warn: Callable[[str], None] | None = None,
     if missing:
         raise IRError(f"no ONNX exporter for op(s): {', '.join(missing)}")
     ctx = QDQContext(graph, warn)
+    ctx.shifted = _shifted_values(graph)
     for v in graph.inputs:
         if v.type.is_quantized:
             ctx.storage(v)

@@ -201,3 +201,31 @@ def test_report_without_matplotlib_says_how_to_get_plots(absolute, monkeypatch, 
     files = write_report(absolute[0].budget, tmp_path / "r.html")
     assert [f.name for f in files] == ["r.html", "r.json"]
     assert json.loads((tmp_path / "r.json").read_text())["met"] is True
+
+
+def test_report_without_a_budget_is_the_run_report(capsys, tmp_path):
+    """irc quantize --report without --val/--max-drop: per-tensor SQNR and ranges, op decisions
+    with the reason for each float op, and onnxruntime's kernels."""
+    first = "/features/features.0/features.0.0/Conv_output_0"
+    code, _, err = cli(capsys, "quantize", OUTLIER, *CALIB, "-o", tmp_path / "q.onnx", "--skip", first,
+                       "--report", tmp_path / "r.html")
+    assert code == 0, err
+    html = (tmp_path / "r.html").read_text()
+    assert "onnxruntime kernels" in html and "SQNR" in html
+    data = json.loads((tmp_path / "r.json").read_text())
+    tensors = {t["value"]: t for t in data["tensors"]}
+    assert "input" not in tensors or tensors["input"]["sqnr_db"] > 30
+    assert len(tensors) > 20 and all(t["covers"][0] <= 0 <= t["covers"][1] for t in tensors.values())
+    assert all(isinstance(t["sqnr_db"], (float, str)) for t in tensors.values())
+    ops = {o["op"]: o for o in data["ops"]}
+    assert ops[first]["int8"] is False and ops[first]["why_float"] == "skip="
+    ext = data["kernels"]["extended"]
+    assert ext["int8_kernels"]["QLinearConv"] == 19
+    assert [n["why"] for n in ext["float_compute_nodes"]] == ["irc kept it float: skip="]
+
+
+def test_opt_report_still_needs_a_budget(capsys, tmp_path):
+    ir = tmp_path / "m.ir"
+    assert main(["import", str(OUTLIER), "-o", str(ir)]) == 0
+    code, _, err = cli(capsys, "opt", ir, "--pipeline=fold", "--report", tmp_path / "r.html")
+    assert code == 2 and "belong to the accuracy budget" in err

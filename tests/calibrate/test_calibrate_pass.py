@@ -68,7 +68,7 @@ def test_both_backends_give_the_same_minmax_ranges():
         np.testing.assert_allclose(rb[name], ra[name], rtol=1e-5, atol=1e-6, err_msg=name)
 
 
-@pytest.mark.parametrize("method", ["minmax", "percentile", "entropy", "mse"])
+@pytest.mark.parametrize("method", ["minmax", "percentile", "entropy", "mse", "auto"])
 def test_ranges_do_not_depend_on_the_batch_size(method):
     x = samples(37)
     results = []

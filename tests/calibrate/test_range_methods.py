@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from irc.passes.observers import HistogramObserver, MinMaxObserver
-from irc.passes.range_methods import (entropy_range, kl_threshold_bins, mse_range, percentile_range,
-                                      quantization_error, select_range)
+from irc.passes.range_methods import (AUTO_CHOICES, choose_range, entropy_range, histogram_error,
+                                      kl_threshold_bins, mse_range, percentile_range, quantization_error,
+                                      select_range)
 
 
 def _observe(x: np.ndarray, bins: int = 4096) -> HistogramObserver:
@@ -44,7 +45,7 @@ def test_percentile_matches_numpy_within_a_bin(dist, p):
 def test_minmax_and_every_range_contains_zero_within_the_observed_extremes():
     x = _sample("uniform") + 5.0                      # all positive: [4, 8]
     obs = _observe(x)
-    for method in ("minmax", "percentile", "entropy", "mse"):
+    for method in ("minmax", "percentile", "entropy", "mse", "auto"):
         lo, hi = select_range(obs, method)
         assert lo == 0.0 and 0.0 < hi <= float(x.max()), method
     assert select_range(obs, "minmax") == (0.0, float(x.max()))
@@ -115,14 +116,72 @@ def test_entropy_ignores_the_relu_spike_at_zero():
     assert lo == 0.0 and hi > 0.6 * x.max()
 
 
+def _spiky_relu6(seed: int = 0) -> np.ndarray:
+    """A ReLU6 output of digit-like images: half exact zeros, four values repeated very often
+    (constant background patches), the rest spread over [0, 6]."""
+    rng = np.random.default_rng(seed)
+    spikes = np.repeat(np.float32([0.359375, 0.41, 0.55, 0.82]), 110_000)
+    spread = np.minimum(rng.exponential(1.2, 960_000), 6.0).astype(np.float32)
+    return np.concatenate([spikes, spread, np.zeros(1_200_000, np.float32)])
+
+
+def test_entropy_does_not_clip_into_a_spike():
+    obs = _observe(_spiky_relu6())
+    h = obs.histogram()
+    # the KL optimum alone clips a quarter of the values onto the spike at 0.82
+    kl_only = kl_threshold_bins(h.nonzero_counts()[-h.offset:], 256) * h.width
+    assert kl_only < 1.0
+    assert select_range(obs, "entropy", entropy_keep=0.0) == (0.0, kl_only)
+    # the threshold keeps at least 99.9% of the nonzero values
+    lo, hi = select_range(obs, "entropy")
+    x = _spiky_relu6()
+    nz = x[x > 0]
+    assert lo == 0.0 and np.mean(nz <= hi) >= 0.999
+
+
+def test_entropy_keeps_an_outlier_channel():
+    # a residual stream: most channels near 0, one channel (2% of the values) about 1000x larger
+    rng = np.random.default_rng(3)
+    x = np.concatenate([rng.standard_normal(490_000), rng.normal(0, 400, 10_000)]).astype(np.float32)
+    obs = _observe(x)
+    assert kl_threshold_bins(obs.histogram().folded(obs.histogram().nonzero_counts()), 128) \
+        * obs.histogram().width < 200
+    lo, hi = select_range(obs, "entropy")
+    assert hi > 600 and lo < -600
+
+
+@pytest.mark.parametrize("dist", ["normal", "relu", "laplace", "uniform"])
+def test_auto_takes_the_smallest_histogram_error(dist):
+    x = _sample(dist)
+    x[:20] *= 40.0                                  # a few outliers
+    obs = _observe(x)
+    h = obs.histogram()
+    (lo, hi), how = choose_range(obs, "auto")
+    assert how in AUTO_CHOICES
+    ranges = [select_range(obs, m) for m in AUTO_CHOICES]
+    err = histogram_error(h, ranges, "u8")
+    assert (lo, hi) == ranges[AUTO_CHOICES.index(how)]
+    assert err[AUTO_CHOICES.index(how)] == err.min()
+    # outliers make minmax the worst choice
+    assert how != "minmax"
+
+
+def test_auto_prefers_minmax_on_a_tie():
+    # uniform data on a bin-aligned range: every method keeps [0, 4]
+    x = np.repeat(np.arange(1, 4097, dtype=np.float32) / 1024, 3)
+    obs = _observe(x)
+    assert choose_range(obs, "auto", percentile=100.0) == ((0.0, 4.0), "minmax")
+
+
 # -- mse ----------------------------------------------------------------------------------------
 
 def _quantize(x: np.ndarray, lo: float, hi: float, activations: str) -> np.ndarray:
     """The spec's fake quantization of x over [lo, hi] (specs/quantization.md sections 1-2)."""
-    if activations == "u8":
+    if activations in ("u8", "i8"):
+        qmin = 0 if activations == "u8" else -128
         s = (hi - lo) / 255.0
-        z = np.clip(np.rint(-lo / s), 0, 255)
-        q = np.clip(np.rint(x / s) + z, 0, 255)
+        z = np.clip(np.rint(qmin - lo / s), qmin, qmin + 255)
+        q = np.clip(np.rint(x / s) + z, qmin, qmin + 255)
     else:
         s = max(abs(lo), abs(hi)) / 127.0
         z = 0.0
@@ -130,7 +189,7 @@ def _quantize(x: np.ndarray, lo: float, hi: float, activations: str) -> np.ndarr
     return (q - z) * s
 
 
-@pytest.mark.parametrize("activations", ["u8", "i8"])
+@pytest.mark.parametrize("activations", ["u8", "i8", "i8-sym"])
 def test_expected_error_matches_quantizing_the_samples(activations):
     x = _sample("laplace", 400_000).astype(np.float64)
     obs = _observe(x.astype(np.float32))
@@ -138,7 +197,7 @@ def test_expected_error_matches_quantizing_the_samples(activations):
     edges = h.edges()
     lows = np.array([-3.0, -6.0, -1.5])
     highs = np.array([4.0, 8.0, 12.0])
-    if activations == "i8":
+    if activations == "i8-sym":
         lows = -highs
     predicted = quantization_error(edges[:-1], edges[1:], h.counts, lows, highs, activations) / x.size
     for lo, hi, pred in zip(lows, highs, predicted):
@@ -147,7 +206,7 @@ def test_expected_error_matches_quantizing_the_samples(activations):
 
 
 @pytest.mark.parametrize("dist", ["normal", "laplace", "relu"])
-@pytest.mark.parametrize("activations", ["u8", "i8"])
+@pytest.mark.parametrize("activations", ["u8", "i8", "i8-sym"])
 def test_mse_range_is_close_to_the_brute_force_optimum(dist, activations):
     x = _sample(dist, 100_000).astype(np.float64)
     obs = _observe(x.astype(np.float32))
@@ -155,7 +214,7 @@ def test_mse_range_is_close_to_the_brute_force_optimum(dist, activations):
     chosen = np.mean((x - _quantize(x, min(lo, 0), max(hi, 0), activations)) ** 2)
     mn, mx = min(x.min(), 0), max(x.max(), 0)
     grid = np.linspace(0.05, 1.0, 40)
-    if activations == "i8":
+    if activations == "i8-sym":
         m = max(-mn, mx)
         candidates = [(-t * m, t * m) for t in grid]
     else:

@@ -182,3 +182,18 @@ def test_an_empty_onnx_file_is_named_as_such(tmp_path, capsys):
     (tmp_path / "empty.onnx").write_bytes(b"")
     code, _, err = run_cli(capsys, "import", str(tmp_path / "empty.onnx"), "-o", str(tmp_path / "m.ir"))
     assert code == 2 and err == f"irc import: error: {tmp_path / 'empty.onnx'}: not an ONNX model (the file is empty)\n"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--speed-check", "--speed-threads", "-1"], "speed_threads must be 0"),
+    (["--pipeline", "calibrate{method=entropy entropy-keep=120},quantize"], "'entropy-keep' must be in [0, 100]"),
+])
+def test_bad_quantize_options_are_one_message(tmp_path, capsys, argv, message):
+    from pathlib import Path
+
+    model = Path(__file__).resolve().parents[2] / "examples" / "models" / "digits_resnet.onnx"
+    calib = tmp_path / "calib.npz"
+    np.savez(calib, input=np.zeros((2, 1, 32, 32), np.float32))
+    code, _, err = run_cli(capsys, "quantize", str(model), "--calib", str(calib), "-o", str(tmp_path / "q.onnx"), *argv)
+    assert code == 2 and message in err and "Traceback" not in err
+    assert not (tmp_path / "q.onnx").exists()

@@ -67,3 +67,28 @@ def test_count_kernels_names_nchwc_nodes():
 def test_unknown_level_is_refused():
     with pytest.raises(ValueError, match="unknown optimization level 'fast'"):
         optimized_model(onnx.ModelProto(), "fast")
+
+
+def test_i8_activations_with_several_readers_are_written_u8_and_run_int8(tmp_path):
+    """onnxruntime on x86 turns an i8 Q -> DQ pair into u8 only when the Q has one reader; the
+    backend writes an i8 activation that several nodes read as u8 (zero point + 128) itself."""
+    from pathlib import Path
+
+    import irc
+
+    model = Path(__file__).resolve().parents[2] / "examples" / "models" / "digits_resnet.onnx"
+    rng = np.random.default_rng(0)
+    calib = {"input": rng.uniform(-1, 1, (8, 1, 32, 32)).astype(np.float32)}
+    result = irc.quantize(model, calib, batch_size=8, activations="i8")
+    types = {t.data_type for n in result.model.graph.node if n.op_type == "QuantizeLinear"
+             for t in result.model.graph.initializer if t.name == n.input[2]}
+    assert types == {onnx.TensorProto.INT8, onnx.TensorProto.UINT8}
+    shifted = [t for t in result.model.graph.initializer
+               if t.data_type == onnx.TensorProto.UINT8 and t.name.endswith("zero_point")]
+    assert shifted
+    # every shifted zero point is an i8 one plus 128, and the IR types stay i8
+    assert all(op.results[0].type.quant.storage == "i8" for op in result.graph.ops
+               if op.name == "conv" and op.results[0].type.is_quantized)
+    report = ort_kernel_report(result.model)["extended"]
+    assert report["float_total"] == 0, report["float_compute_nodes"]
+    assert report["int8_kernels"]["QLinearConv"] == 13 and report["int8_kernels"]["QLinearAdd"] == 5

@@ -40,8 +40,10 @@ def add_budget_arguments(p) -> None:
                         "local (no propagation); default auto: the faster of the first two")
     g.add_argument("--ranking-samples", type=int, default=64, metavar="N",
                    help="validation samples used to rank the ops (default 64)")
-    g.add_argument("--report", metavar="FILE", help="write the budget report: FILE.html (with plots, plus "
-                   "FILE.json beside it) or FILE.json")
+    g.add_argument("--report", metavar="FILE", help="write the report: FILE.html (with plots, plus "
+                   "FILE.json beside it) or FILE.json; with a budget the budget's report, else (irc quantize) "
+                   "the run's: SQNR, ranges and histograms per tensor, which ops onnxruntime runs as int8 "
+                   "kernels and which float, and why")
 
 
 def wants_budget(args) -> bool:
@@ -60,15 +62,17 @@ def plan_budget_files(files, args) -> None:
         files.write_report("the report (--report)", args.report)
 
 
-def check_budget_args(args) -> None:
-    """Options that only make sense with a budget."""
+def check_budget_args(args, report_without_budget: bool = False) -> None:
+    """Options that only make sense with a budget (`--report` too, unless the command writes a
+    report of its own without one)."""
     if args.ranking_samples < 1:
         raise IRError(f"--ranking-samples must be at least 1, got {args.ranking_samples}")
     if not wants_budget(args):
         extra = [o for o, v in (("--metric", args.metric), ("--val-limit", args.val_limit),
                                 ("--val-preprocess", args.val_preprocess),
                                 ("--val-labels-file", args.val_labels_file),
-                                ("--detection", args.detection), ("--report", args.report)) if v is not None]
+                                ("--detection", args.detection),
+                                ("--report", None if report_without_budget else args.report)) if v is not None]
         if extra:
             raise IRError(f"{', '.join(extra)} belong to the accuracy budget: give --val PATH and --max-drop D")
 

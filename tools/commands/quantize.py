@@ -7,7 +7,7 @@ import sys
 
 from irc.ir.diagnostics import IRError
 
-from ._budget import add_budget_arguments, check_budget_args, finish_budget, plan_budget_files
+from ._budget import add_budget_arguments, check_budget_args, finish_budget, plan_budget_files, wants_budget
 
 NAME = "quantize"
 HELP = "Quantize an ONNX model to int8: import, fold, fuse, calibrate, quantize, emit QDQ ONNX."
@@ -22,11 +22,23 @@ def add_arguments(p) -> None:
                    help="static (default): activation ranges from calibration; dynamic: matmul/gemm "
                         "weights int8, activations quantized at run time (no --calib needed)")
     p.add_argument("-o", "--output", required=True, help="the int8 ONNX model to write")
-    p.add_argument("--method", default="minmax", choices=["minmax", "percentile", "entropy", "mse"],
+    p.add_argument("--method", default="minmax", choices=["minmax", "percentile", "entropy", "mse", "auto"],
                    help="how calibration turns observed values into ranges (default minmax)")
-    p.add_argument("--activations", default="u8", choices=["u8", "i8"],
-                   help="activation storage: u8 asymmetric (default; what x86 int8 kernels want) or i8")
+    p.add_argument("--activations", default="u8", choices=["u8", "i8", "i8-sym"],
+                   help="activation storage: u8 (default) or i8, both with a zero point, or i8-sym "
+                        "(zero point 0); specs/quantization.md says which onnxruntime kernels each gets")
     p.add_argument("--per-tensor", action="store_true", help="one weight scale per tensor, not per channel")
+    p.add_argument("--equalize", action="store_true",
+                   help="cross-layer equalization of conv -> [relu] -> conv pairs before calibration "
+                        "(the equalize pass; off by default)")
+    p.add_argument("--speed-check", action="store_true",
+                   help="time each int8 region against fp32 in onnxruntime (batch 1, alternating rounds) and "
+                        "return to fp32 the regions int8 does not make faster")
+    p.add_argument("--speed-threads", type=int, default=1, metavar="N",
+                   help="onnxruntime intra-op threads for --speed-check (default 1)")
+    p.add_argument("--bias-correct", action="store_true",
+                   help="fold each int8 conv/gemm's mean output shift, measured on the calibration data, "
+                        "into its bias (the bias-correct pass; off by default)")
     p.add_argument("--samples", type=int, default=0, metavar="N",
                    help="calibrate on a seeded random subset of N samples (default: all)")
     p.add_argument("--batch-size", type=int, default=32, help="calibration batch size (default 32)")
@@ -61,7 +73,7 @@ def run(args) -> int:
     out = files.write("the output (-o)", args.output)
     files.write("the copy kept if onnxruntime refuses the output", rejected_path(out))
     files.check()
-    check_budget_args(args)
+    check_budget_args(args, report_without_budget=True)
     if args.samples < 0:
         raise IRError(f"--samples must be 0 (all samples) or a positive count, got {args.samples}")
     if args.batch_size < 1:
@@ -90,6 +102,12 @@ def run(args) -> int:
     elif not args.quiet:
         print(result.summary(), file=sys.stderr)
         print(f"wrote {out}", file=sys.stderr)
+    if args.report and result.budget is None:
+        from irc.run_report import run_report, write_run_report
+
+        for path in write_run_report(run_report(result, title=str(args.model)), args.report):
+            if not (args.quiet or args.json):
+                print(f"wrote {path}", file=sys.stderr)
     return finish_budget(args, result.budget, NAME, quiet=args.quiet or args.json)
 
 
@@ -99,6 +117,8 @@ def _quantize(irc, args, on_stage):
     return irc.quantize(
         args.model, args.calib, method=args.method, activations=args.activations,
         per_channel=not args.per_tensor, samples=args.samples, batch_size=args.batch_size,
+        bias_correct=args.bias_correct, equalize=args.equalize, speed_check=args.speed_check,
+        speed_threads=args.speed_threads, keep_calibrated=bool(args.report) and not wants_budget(args),
         skip=[s for s in args.skip.split(",") if s], pipeline=args.pipeline, preprocess=args.preprocess,
         quiet=args.quiet or not sys.stderr.isatty(), on_stage=on_stage,
         val=args.val, val_preprocess=args.val_preprocess, metric=args.metric, max_drop=args.max_drop,

@@ -4,6 +4,12 @@ Each reads quantized operands and writes a result with its own quantization para
 arithmetic is onnxruntime's on x86-64 (QLinearAdd, QLinearAveragePool, QLinearGlobalAveragePool;
 specs/quantization.md §3 gives the formulas and why), so the interpreter and the emitted QDQ
 model agree to the bit.
+
+onnxruntime on x86-64 runs i8 activations only after rewriting each i8 Q -> DQ pair to u8
+(stored value and zero point + 128), so its float arithmetic sees the u8 values: add and
+average_pool, whose float32 sums involve the zero point before rounding, compute on i8 values in
+that u8 form (global_average_pool and concat add the zero point after rounding, where the two
+forms agree anyway).
 """
 
 from __future__ import annotations
@@ -15,10 +21,26 @@ import numpy as np
 from ..interpreter import kernel
 from . import conv as _conv
 from . import shape as _shape
+from irc.ir.types import QuantType
+
 from ._int8 import activation_range, per_tensor, quant_of, replace_kernel, requantize, result_quant
 from .quant import dequantize_array, quantize_array
 
 _f32 = np.float32
+
+
+def _u8_form(q: np.ndarray, qt: QuantType) -> tuple[np.ndarray, QuantType]:
+    """An i8 per-tensor value as onnxruntime's x86 kernels see it: u8, everything + 128."""
+    if qt.storage != "i8":
+        return q, qt
+    return (q.astype(np.int16) + 128).astype(np.uint8), QuantType.per_tensor("u8", qt.scale, qt.zero_point + 128)
+
+
+def _from_u8_form(q: np.ndarray, qt: QuantType) -> np.ndarray:
+    """Stored values of the u8 form back in `qt`'s storage."""
+    if qt.storage != "i8":
+        return q.astype(qt.storage_dtype)
+    return (q.astype(np.int16) - 128).astype(np.int8)
 
 
 def _fma(a, b, c) -> np.ndarray:
@@ -78,9 +100,10 @@ def add(op, x, y):
     is `a` matters: a `b` that is one value per span (a scalar or a broadcast operand) has its
     term folded into the span's constant with the same fused multiply-add as a vector `b`.
     """
-    qx = per_tensor(op, quant_of(op, 0, "operand x"), "operand x")
-    qy_in = per_tensor(op, quant_of(op, 1, "operand y"), "operand y")
-    qo = per_tensor(op, result_quant(op), "the result")
+    x, qx = _u8_form(x, per_tensor(op, quant_of(op, 0, "operand x"), "operand x"))
+    y, qy_in = _u8_form(y, per_tensor(op, quant_of(op, 1, "operand y"), "operand y"))
+    q_result = per_tensor(op, result_quant(op), "the result")
+    _, qo = _u8_form(np.zeros(0, q_result.storage_dtype), q_result)
     out_shape = np.broadcast_shapes(x.shape, y.shape)
     x_scalar, _ = _scalar_per_span(x.shape, y.shape, out_shape)
     # onnxruntime hands the span-scalar operand over as `b`
@@ -91,7 +114,7 @@ def add(op, x, y):
     v = _fma(a.astype(np.float32), r_a, _fma(b.astype(np.float32), r_b, fixed))
     # saturation, narrowed by a fused relu / clip (rounding is monotone: clamping after it is exact)
     v = np.clip(np.rint(v), *activation_range(op, qo))
-    return np.broadcast_to(v, out_shape).astype(qo.storage_dtype)
+    return _from_u8_form(np.broadcast_to(v, out_shape).astype(qo.storage_dtype), q_result)
 
 
 # -- pools ----------------------------------------------------------------------------------------
@@ -130,6 +153,8 @@ def average_pool(op, x):
     kernel_shape, strides, dilations, pads, out, overhang = _conv._pool_setup(op, x)
     if list(kernel_shape) == list(x.shape[2:]) and not any(pads):
         return _global_mean(op, x, qx, qy)
+    q_result = qy
+    _, qy = _u8_form(np.zeros(0, qy.storage_dtype), qy)
     values = dequantize_array(x, qx)
     ends = [p + e for p, e in zip(pads[n:], overhang)]
     padded = _conv._pad(values, pads[:n], ends)  # padding adds 0.0, which leaves a float sum as it is
@@ -141,7 +166,7 @@ def average_pool(op, x):
             total += view
     mean = total / _count(op, x, kernel_shape, strides, dilations, pads, out, overhang)
     v = _f32(mean / _f32(qy.scale)) + _f32(qy.zero_point)
-    return np.clip(np.rint(v), qy.qmin, qy.qmax).astype(qy.storage_dtype)
+    return _from_u8_form(np.clip(np.rint(v), qy.qmin, qy.qmax).astype(qy.storage_dtype), q_result)
 
 
 def _count(op, x, kernel_shape, strides, dilations, pads, out, overhang) -> np.ndarray:
