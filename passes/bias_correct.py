@@ -26,8 +26,10 @@ from typing import ClassVar, Literal
 
 import numpy as np
 
+from irc.ir.evaluator import get_evaluator
 from irc.ir.graph import Graph
 from irc.ir.op import Op
+from irc.ir.value import Value
 
 from .base import Pass, PassContext, PassError, register_pass
 from .calib_data import CalibrationStream
@@ -68,21 +70,18 @@ class ChannelMeans:
         return self.sums / max(self.count, 1)
 
 
-def _channel_means(model, stream_batches, positions: dict[str, int]) -> dict[str, np.ndarray]:
-    """Per-channel means of outputs of `model` (onnxruntime) over the batches: key -> output
-    position (the writer may rename an output that is also a stored tensor, never reorder)."""
-    from irc.backends.onnx.ort_check import default_session
-
-    session = default_session(model)
-    wanted = {i.name for i in session.get_inputs()}
-    all_outputs = [o.name for o in session.get_outputs()]
-    names = list(positions)
-    outputs = [all_outputs[positions[n]] for n in names]
-    means = {n: ChannelMeans() for n in names}
-    for feeds in stream_batches():
-        outs = session.run(outputs, {k: v for k, v in feeds.items() if k in wanted})
-        for n, y in zip(names, outs):
-            means[n].update(y)
+def _channel_means(graph: Graph, stream_batches, values: dict[str, Value]) -> dict[str, np.ndarray]:
+    """Per-channel means of `values` (graph outputs of `graph`) over the batches, computed by
+    onnxruntime on the model as it is written (fp32, or QDQ for a quantized graph)."""
+    ev = get_evaluator("onnxruntime-qdq", level="all")
+    try:
+        means = {n: ChannelMeans() for n in values}
+        for feeds in stream_batches():
+            arrays = ev.run(graph, feeds, list(values.values()))
+            for n, v in values.items():
+                means[n].update(arrays[v])
+    finally:
+        ev.close()
     return {n: m.mean for n, m in means.items()}
 
 
@@ -104,9 +103,6 @@ class BiasCorrect(Pass):
     """Seed for choosing the `samples` subset when the data source can pick one at random."""
 
     def run(self, graph: Graph, ctx: PassContext) -> bool:
-        from irc.backends.onnx import export_onnx
-        from irc.backends.onnx.qdq import export_qdq
-
         from .clone import clone_graph
         from .quantize import Quantize
 
@@ -130,18 +126,18 @@ class BiasCorrect(Pass):
             where = {id(op): k for k, op in enumerate(graph.ops)}
             return g, {i: ops[where[id(order[i])]] for i in targets}
 
-        def expose(g: Graph, ops: dict[int, Op], which: list[int]) -> dict[str, int]:
-            """Make the ops' results graph outputs; key (op index) -> output position."""
+        def expose(g: Graph, ops: dict[int, Op], which: list[int]) -> dict[str, Value]:
+            """Make the ops' results graph outputs; key (op index) -> the value."""
             outs = list(g.outputs)
             for i in which:
                 if ops[i].results[0] not in outs:
                     outs.append(ops[i].results[0])
             g.set_outputs(outs)
-            return {str(i): outs.index(ops[i].results[0]) for i in which}
+            return {str(i): ops[i].results[0] for i in which}
 
         ref, ref_ops = copy()
         positions = expose(ref, ref_ops, targets)
-        float_means = _channel_means(export_onnx(ref), batches, positions)
+        float_means = _channel_means(ref, batches, positions)
         total = {i: np.zeros_like(float_means[str(i)]) for i in targets}
         corrected: set[int] = set()
         waves = _waves(graph, order, targets)
@@ -152,7 +148,7 @@ class BiasCorrect(Pass):
             if not int8:
                 continue
             positions = expose(q, q_ops, int8)
-            int8_means = _channel_means(export_qdq(q, warn=lambda m: None), batches, positions)
+            int8_means = _channel_means(q, batches, positions)
             for i in int8:
                 shift = int8_means[str(i)] - float_means[str(i)]
                 total[i] += shift

@@ -25,13 +25,10 @@ import onnx
 
 from irc.ir.graph import Graph
 from irc.ir.op import Op
+from irc.ir.registry import ops_with_role
+from irc.passes.sites import is_int8
 
-CASTS = ("const", "quantize", "dequantize")
-QUANTIZABLE = ("conv", "gemm", "matmul", "add", "average_pool", "global_average_pool", "concat")
-
-
-def is_int8(op: Op) -> bool:
-    return op.name not in CASTS and any(r.type.is_quantized for r in op.results)
+QUANTIZABLE = ops_with_role("compute") + ops_with_role("requantize")
 
 
 def int8_regions(graph: Graph) -> list[list[Op]]:

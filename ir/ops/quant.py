@@ -62,7 +62,7 @@ def _infer_dynamic_matmul(s: Signature):
 
 define_op(
     "dynamic_matmul", operands=["x", "w", "bias?"], infer=_infer_dynamic_matmul, verify=_verify_dynamic_matmul,
-    family="quant", traits=["pure"],
+    family="core", traits=["pure"],
     doc="y = x @ w + bias with x quantized at run time (onnxruntime's DynamicQuantizeMatMul): "
         "lo = min(min x, 0), hi = max(max x, 0), s_x = (hi - lo) / 255 (1 if hi = lo), "
         "z_x = round_half_even(clip(-lo / s_x, 0, 255)), x_q = clip(round_half_even(x / s_x) + z_x, 0, 255) "
