@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 class Use(NamedTuple):
     op: "Op"
-    index: int
+    index: int  # type: ignore[assignment]  # the operand position; shadows tuple.index, which no caller uses
 
 
 class Value:

@@ -57,8 +57,8 @@ def _gemm_dims(s: Signature) -> tuple[Dim, Dim, Dim, Dim]:
     for key, t in (("a", a), ("b", b)):
         if t.rank != 2:
             raise VerifyError(f"gemm: operand {key} must be a matrix (rank 2), got {t}")
-    m, ka = (a.shape[1], a.shape[0]) if s.attr("trans_a") else a.shape
-    kb, n = (b.shape[1], b.shape[0]) if s.attr("trans_b") else b.shape
+    m, ka = (a.dims[1], a.dims[0]) if s.attr("trans_a") else a.dims
+    kb, n = (b.dims[1], b.dims[0]) if s.attr("trans_b") else b.dims
     return m, ka, kb, n
 
 
@@ -72,7 +72,7 @@ def _verify_gemm(s: Signature) -> None:
         raise VerifyError(f"gemm: inner dims differ: op(a) is {fmt_shape([m, ka])}, "
                           f"op(b) is {fmt_shape([kb, n])}")
     if s.has("c"):
-        check_broadcasts_to("gemm", "operand c", s["c"].shape, (m, n))
+        check_broadcasts_to("gemm", "operand c", s["c"].dims, (m, n))
     check_fused_activation(s)
 
 
@@ -108,7 +108,7 @@ def _matmul_parts(s: Signature) -> tuple[tuple[Dim, ...], list[Dim], Dim, Dim]:
 
 def _verify_matmul(s: Signature) -> None:
     check_numeric(s, ["a", "b"])
-    a, b = s["a"].shape, s["b"].shape
+    a, b = s["a"].dims, s["b"].dims
     try:
         _, _, ka, kb = _matmul_parts(s)
     except VerifyError as e:
