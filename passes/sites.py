@@ -138,7 +138,8 @@ def find_sites(q: QuantizedCopy) -> list[Site]:
     sites: list[Site] = []
 
     def names(ops: Iterable[Op]) -> tuple[str, ...]:
-        return tuple(q.float_name(o) for o in sorted(ops, key=lambda o: order[id(o)]))
+        # every op of a site has its float original (the groups below are filtered through float_op)
+        return tuple(q.float_op[id(o)].label for o in sorted(ops, key=lambda o: order[id(o)]))
 
     for op in g.ops:
         if op.name == "quantize":
@@ -184,17 +185,17 @@ def op_infos(float_graph: Graph, q: QuantizedCopy) -> dict[str, OpInfo]:
 
 
 def _numel(t: TensorType) -> int:
-    return int(np.prod([d if isinstance(d, int) else 1 for d in t.shape], dtype=np.int64))
+    return int(np.prod([d if isinstance(d, int) else 1 for d in t.dims], dtype=np.int64))
 
 
 def macs(op: Op) -> int:
     """Multiply-accumulates per sample (symbolic dims count as 1); elements for other ops."""
     out = _numel(op.results[0].type)
     if op.name == "conv" and len(op.operands) > 1:
-        w = op.operands[1].type.shape
+        w = op.operands[1].type.dims
         return out * int(np.prod([d if isinstance(d, int) else 1 for d in w[1:]], dtype=np.int64))
     if op.name in ("gemm", "matmul") and len(op.operands) > 1:
-        a = op.operands[0].type.shape
+        a = op.operands[0].type.dims
         k = a[-1] if not (op.name == "gemm" and op.attrs.get("trans_a")) else a[0]
         return out * (k if isinstance(k, int) else 1)
     return out

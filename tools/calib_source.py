@@ -33,7 +33,7 @@ SCAN_BYTES = 64 << 20
 
 
 def input_specs(graph: Graph) -> list[InputSpec]:
-    return [InputSpec(v.name, tuple(d if isinstance(d, int) else None for d in v.type.shape), v.type.dtype)
+    return [InputSpec(v.io_name, tuple(d if isinstance(d, int) else None for d in v.type.dims), v.type.dtype)
             for v in graph.inputs]
 
 
