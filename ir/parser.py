@@ -22,7 +22,7 @@ from .attrs import is_discardable, normalize_discardable
 from .graph import Graph, Weights
 from .op import Op
 from .registry import VerifyError, get_op
-from .types import ELEMENT_DTYPES, Dim, MapType, OptionalType, QuantType, SequenceType, TensorType, ValueType
+from .types import ELEMENT_DTYPES, Dim, MapType, OptionalType, QuantType, SequenceType, TensorType, ValueType, as_tensor_type
 from .diagnostics import SourceError
 from .value import Value
 
@@ -270,8 +270,7 @@ class _Builder:
             else:
                 stmts.append(c)
         for a in args:
-            # a non-tensor type stands in for a TensorType (it answers as an unranked tensor would)
-            v = graph.add_input(self.type(a.children[1]))  # type: ignore[arg-type]
+            v = graph.add_input(as_tensor_type(self.type(a.children[1])))
             self.define(a.children[0], v)
             if a.children[2] is not None:
                 attrs = self.attrs(a.children[2], graph)
@@ -325,10 +324,9 @@ class _Builder:
             raise self.error(str(e), opname_tok) from None
         operands = [self.value(t) for t in operand_toks]
         attrs = self.attrs(attr_tree, graph) if attr_tree is not None else {}
-        types = [self.type(t) for t in type_trees]
+        types = [as_tensor_type(self.type(t)) for t in type_trees]
         try:
-            # non-tensor types stand in for TensorTypes (they answer as unranked tensors would)
-            op = Op(defn.name, operands, types, attrs)  # type: ignore[arg-type]
+            op = Op(defn.name, operands, types, attrs)
         except VerifyError as e:
             raise self.error(str(e), attr_tree or opname_tok) from None
         result_tokens = results_tree.children

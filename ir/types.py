@@ -342,6 +342,12 @@ ValueType = Union[TensorType, SequenceType, OptionalType, MapType]
 """The type of any value: a tensor, or (only around generic ops) one of ONNX's other values."""
 
 
+def as_tensor_type(t: ValueType) -> TensorType:
+    """`t` where a TensorType is taken: a sequence, optional or map type stands in for one (it
+    answers the tensor questions as an unranked tensor would, see _NotATensor)."""
+    return t  # type: ignore[return-value]  # the stand-in is structural, not a subclass
+
+
 def format_dim(d: Dim) -> str:
     if d is None:
         return "?"

@@ -201,9 +201,8 @@ class HistogramObserver(MinMaxObserver):
         """Count `values` into h (the stored histogram, which covers them)."""
         n = len(h.counts)
         # x * 2**-exp is exact (a power-of-two scaling), so floor() gives the true bin
-        scale = math.ldexp(1.0, -h.exp)
         dtype = np.float32 if values.dtype == np.float32 and -120 < h.exp < 120 else np.float64
-        scale, offset = dtype(scale), dtype(h.offset)
+        scale, offset = dtype(math.ldexp(1.0, -h.exp)), dtype(h.offset)
         buf = np.empty(min(CHUNK, values.size), dtype=dtype)
         idx = np.empty(len(buf), dtype=np.intp)
         for start in range(0, values.size, CHUNK):
