@@ -41,6 +41,7 @@ from .budget_result import BudgetResult, build_result, drop_of
 from .calib_data import graph_batch_size
 from .clone import clone_graph
 from .fallback import mark_fallback
+from .manager import PassManager
 from .search import SearchResult, Trial, search
 from .sensitivity import (ENGINES, ActivationCache, cumulative_sqnr, estimate_seconds, harm_interpreter, harm_local,
                           harm_onnxruntime)
@@ -278,11 +279,12 @@ def run_with_budget(quantize: Pass, tail: Sequence[Pass], graph: Graph, ctx: Pas
     v = budget.validation
     seconds: dict[str, float] = {}
     scratch = PassContext(calib=ctx.calib, seed=ctx.seed, quiet=True)
+    # every candidate goes through quantize and the passes after it once, in a nested manager
+    # that verifies after each (the real graph gets the tail from the outer manager, once)
+    candidate_passes = PassManager([quantize, *tail])
 
     def make(g: Graph) -> None:
-        quantize.run(g, scratch)
-        for p in tail:
-            p.run(g, scratch)
+        candidate_passes.run(g, scratch)
 
     t_all = time.perf_counter()
     _name_ops(graph)

@@ -41,6 +41,7 @@ from irc.ir.types import types_compatible
 from .affine import AFFINE_OPS, channel_affine
 from .base import Pass, PassContext, PassError, register_pass
 from .dce import remove_dead_ops
+from .rewrite import RewriteRule, Rewriter, apply_rules
 
 NEVER_FOLD = {"const", "quantize", "dequantize"}
 
@@ -58,28 +59,30 @@ def _foldable(op: Op) -> bool:
     return is_foldable(op) if is_generic_name(op.name) else op.name not in NEVER_FOLD
 
 
-def fold_constants(graph: Graph, max_elements: int = 1 << 24) -> int:
-    """Replace every op with constant operands (or whose result its operand types give) by
-    constants; returns how many were folded.
+class FoldConstant(RewriteRule):
+    """op(const a, const b) -> const op(a, b); also an op whose operand types give its result.
 
-    Results larger than `max_elements` stay computed (folding would bloat the weights).
-    """
-    folded = 0
-    for op in list(graph.ops):
-        if not op.operands or op.graph is None or not _foldable(op):
-            continue
+    Results larger than `max_elements` stay computed (folding would bloat the weights)."""
+
+    def __init__(self, max_elements: int = 1 << 24) -> None:
+        self.max_elements = max_elements
+
+    def apply(self, op: Op, rw: Rewriter) -> bool:
+        graph = rw.graph
+        if not op.operands or not _foldable(op):
+            return False
         outs = _from_types(op)
         if outs is None:
             found = [graph.const_value(v) for v in op.operands]
             arrays = [a for a in found if a is not None]
             if len(arrays) < len(found):
-                continue
-            if any(r.type.numel is not None and r.type.numel > max_elements for r in op.results):
-                continue
+                return False
+            if any(r.type.numel is not None and r.type.numel > self.max_elements for r in op.results):
+                return False
             outs = evaluate_op(op, arrays)
         outs = [np.asarray(a, dtype=r.type.dtype) for r, a in zip(op.results, outs)]
-        if any(a.size > max_elements for a in outs):
-            continue
+        if any(a.size > self.max_elements for a in outs):
+            return False
         new_values = []
         for r, arr in zip(op.results, outs):
             # a result whose type left dims open (a generic op, nonzero) gets the array's shape
@@ -88,28 +91,25 @@ def fold_constants(graph: Graph, max_elements: int = 1 << 24) -> int:
                 raise PassError(f"pass 'fold': {op.name} {op.label} computed a result of shape "
                                 f"{list(arr.shape)}, but it is typed {r.type}")
             arr = arr.reshape(t.static_shape())
-            new_values.append(graph.const(arr, r.name or "folded", inline=arr.size <= INLINE_LIMIT,
-                                          type=t, before=op))
-        names = [r.name for r in op.results]
-        graph.replace_op(op, new_values)
-        for v, n in zip(new_values, names):
-            v.name = n
-        folded += 1
-    return folded
+            new_values.append(rw.const(arr, r.name or "folded", inline=arr.size <= INLINE_LIMIT, type=t, before=op))
+        rw.replace_op(op, new_values)
+        return True
 
 
-def fold_shape_params(graph: Graph) -> int:
-    """Turn constant shape-like operands into the attributes their declaration names."""
-    folded = 0
-    for op in list(graph.ops):
+class ShapeOperandsToAttrs(RewriteRule):
+    """reshape(x, const [6, -1]) -> reshape(x) {shape=[6, -1]}: constant shape-like operands
+    become the attributes their declaration names (`shape_params`)."""
+
+    def apply(self, op: Op, rw: Rewriter) -> bool:
+        graph = rw.graph
         params = op.defn.shape_params if op.defn is not None else ()
-        if not params or op.graph is None:
-            continue
+        if not params:
+            return False
         operands = {k: op.operand(k) for k in params}
         given = [(k, v) for k, v in operands.items() if v is not None]
         values = [graph.const_value(v) for _, v in given]
         if not given or any(a is None for a in values):
-            continue
+            return False
         keep = [v for v in op.operands if all(v is not p for _, p in given)]
         attrs = dict(op.attrs)
         for (k, _), a in zip(given, values):
@@ -118,15 +118,14 @@ def fold_shape_params(graph: Graph) -> int:
         try:  # the attribute form must give a type the declared one fits
             inferred = defn.infer_types([v.type for v in keep], defn.normalize_attrs(attrs))
         except VerifyError:
-            continue
+            return False
         if any(not types_compatible(r.type.with_element(t.element), t) for r, t in zip(op.results, inferred)):
-            continue
+            return False
         op.attrs = defn.normalize_attrs(attrs)
         op.set_operands(keep)
         for r, t in zip(op.results, inferred):
             r.type = _more_precise(r.type, t)
-        folded += 1
-    return folded
+        return True
 
 
 def _more_precise(declared, inferred):
@@ -136,7 +135,8 @@ def _more_precise(declared, inferred):
     return declared.with_shape(d if d is not None else i for d, i in zip(declared.shape, inferred.shape))
 
 
-def _fold_into_conv(graph: Graph, conv: Op, aff: Op, k: np.ndarray, c: np.ndarray) -> bool:
+def _fold_into_conv(rw: Rewriter, conv: Op, aff: Op, k: np.ndarray, c: np.ndarray) -> bool:
+    graph = rw.graph
     w = graph.const_value(conv.operands[1])
     b = graph.const_value(conv.operands[2]) if len(conv.operands) > 2 else None
     if w is None or (len(conv.operands) > 2 and b is None):
@@ -152,10 +152,11 @@ def _fold_into_conv(graph: Graph, conv: Op, aff: Op, k: np.ndarray, c: np.ndarra
         new_w = w * k.reshape(-1, *([1] * (w.ndim - 1)))
     b0 = b if b is not None else np.zeros_like(k)
     new_b = (b0 * k + c).astype(np.float32)
-    return _rewrite_weights(graph, conv, aff, new_w.astype(np.float32), new_b, bias_index=2)
+    return _rewrite_weights(rw, conv, aff, new_w.astype(np.float32), new_b, bias_index=2)
 
 
-def _fold_into_gemm(graph: Graph, gemm: Op, aff: Op, k: np.ndarray, c: np.ndarray) -> bool:
+def _fold_into_gemm(rw: Rewriter, gemm: Op, aff: Op, k: np.ndarray, c: np.ndarray) -> bool:
+    graph = rw.graph
     w = graph.const_value(gemm.operands[1])
     bias = graph.const_value(gemm.operands[2]) if len(gemm.operands) > 2 else None
     if w is None or (len(gemm.operands) > 2 and bias is None):
@@ -169,44 +170,44 @@ def _fold_into_gemm(graph: Graph, gemm: Op, aff: Op, k: np.ndarray, c: np.ndarra
     new_c = (c0 * k + c).astype(np.float32)
     gemm.attrs.pop("alpha", None)
     gemm.attrs.pop("beta", None)
-    return _rewrite_weights(graph, gemm, aff, new_w.astype(np.float32), new_c, bias_index=2)
+    return _rewrite_weights(rw, gemm, aff, new_w.astype(np.float32), new_c, bias_index=2)
 
 
-def _rewrite_weights(graph: Graph, op: Op, aff: Op, new_w: np.ndarray, new_b: np.ndarray, bias_index: int) -> bool:
+def _rewrite_weights(rw: Rewriter, op: Op, aff: Op, new_w: np.ndarray, new_b: np.ndarray, bias_index: int) -> bool:
     w_val = op.operands[1]
     base = (w_val.name or "w").removesuffix("_folded") + "_folded"
-    nw = graph.const(new_w, base, type=w_val.type, before=op)
+    nw = rw.const(new_w, base, type=w_val.type, before=op)
     op.set_operand(1, nw)
-    nb = graph.const(new_b, base + "_bias", before=op)
+    nb = rw.const(new_b, base + "_bias", before=op)
     if len(op.operands) > bias_index:
         op.set_operand(bias_index, nb)
     else:
         op.set_operands([*op.operands, nb])
-    name = aff.result.name
-    aff.result.replace_all_uses_with(op.result)
-    graph.erase(aff)
-    op.result.name = name
+    rw.replace_op(aff, [op.result])
+    rw.changed(op)
     return True
 
 
-def fold_affine_ops(graph: Graph, kinds: tuple[str, ...] = AFFINE_OPS) -> int:
-    """Fold per-channel affine ops (passes/affine.py) into the conv/gemm whose only reader they are."""
-    folded = 0
-    for aff in list(graph.ops):
-        if aff.name not in kinds or aff.graph is None:
-            continue
-        found = channel_affine(graph, aff)
+class FoldAffine(RewriteRule):
+    """affine(conv(x, w, b)) -> conv(x, w * k, b * k + c), and the same into gemm: a per-channel
+    affine op (passes/affine.py) folded into the conv, conv_transpose or gemm whose only reader
+    it is."""
+
+    roots = AFFINE_OPS
+
+    def apply(self, aff: Op, rw: Rewriter) -> bool:
+        found = channel_affine(rw.graph, aff)
         if found is None:
-            continue
+            return False
         x, k, c = found
         producer = x.producer
         if producer is None or len(x.uses) != 1 or producer.attrs.get("activation"):
-            continue
-        if producer.name in ("conv", "conv_transpose") and _fold_into_conv(graph, producer, aff, k, c):
-            folded += 1
-        elif producer.name == "gemm" and x.type.rank == 2 and _fold_into_gemm(graph, producer, aff, k, c):
-            folded += 1
-    return folded
+            return False
+        if producer.name in ("conv", "conv_transpose"):
+            return _fold_into_conv(rw, producer, aff, k, c)
+        if producer.name == "gemm" and x.type.rank == 2:
+            return _fold_into_gemm(rw, producer, aff, k, c)
+        return False
 
 
 @register_pass
@@ -221,9 +222,11 @@ class Fold(Pass):
     """Do not fold ops whose result has more elements than this."""
 
     def run(self, graph: Graph, ctx: PassContext) -> bool:
-        n_const = fold_constants(graph, self.max_elements)
-        n_params = fold_shape_params(graph)
-        n_bn = fold_affine_ops(graph) if self.batch_norm else 0
+        rules: list[RewriteRule] = [FoldConstant(self.max_elements), ShapeOperandsToAttrs()]
+        if self.batch_norm:
+            rules.append(FoldAffine())
+        fired = apply_rules(graph, rules)
+        n_const, n_params, n_bn = fired["FoldConstant"], fired["ShapeOperandsToAttrs"], fired["FoldAffine"]
         removed = remove_dead_ops(graph, ("const",))
         ctx.record(self.name, "ops folded", n_const)
         ctx.record(self.name, "shape operands made attributes", n_params)

@@ -149,7 +149,7 @@ class _ArraySource:
 def calibration_source(calib: Any, graph: Graph, limit: int | None = None, preprocess: str | None = None):
     """Whatever the user passed as calibration data, as something the calibrate pass reads."""
     if isinstance(calib, (str, os.PathLike)):
-        from irc.calib_source import open_calibration
+        from irc.data.calibration import open_calibration
 
         return open_calibration(str(calib), graph, limit=limit, preprocess=preprocess)
     if isinstance(calib, Mapping):

@@ -18,9 +18,10 @@ from __future__ import annotations
 from ..registry import Signature, VerifyError, attr, define_op
 from ..types import TensorType
 from ._infer import same_element
-from .elementwise import BOOL, FAMILY, FLOATS, INTS, NUMERIC, broadcast_types, require_elements
+from .elementwise import BOOL, FLOATS, INTS, NUMERIC, broadcast_types, require_elements
 
 TRAITS = ["elementwise", "pure"]
+FAMILY = "math"
 
 
 def _flag(s: Signature, key: str) -> None:

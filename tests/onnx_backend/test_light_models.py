@@ -1,7 +1,7 @@
 """The nine `light` models of onnx's backend test data, as they ship, through onnx's own runner.
 
 onnx's BackendTest runs each model (opset 9: ConstantOfShape weights, Sum, Dropout, LRN,
-BatchNormalization) on irc.backend and compares with the reference outputs stored next to it
+BatchNormalization) on irc.onnx_backend and compares with the reference outputs stored next to it
 (`light_*_output_0.pb`), with the tolerances onnx's runner uses for them.
 """
 
@@ -12,13 +12,13 @@ import tempfile
 
 import onnx.backend.test
 
-import irc.backend
+import irc.onnx_backend
 from irc.zoo import LIGHT_MODELS
 
 # the runner writes its test data under ONNX_HOME; keep that out of the user's home
 os.environ.setdefault("ONNX_HOME", tempfile.mkdtemp(prefix="onnx_home_"))
 
-_backend_test = onnx.backend.test.BackendTest(irc.backend, __name__)
+_backend_test = onnx.backend.test.BackendTest(irc.onnx_backend, __name__)
 for _name in LIGHT_MODELS:
     _backend_test.include(f"^test_{_name}_cpu$")
 

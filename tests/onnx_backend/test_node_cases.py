@@ -1,4 +1,4 @@
-"""onnx's backend test suite (the node cases shipped in the onnx wheel) run against irc.backend.
+"""onnx's backend test suite (the node cases shipped in the onnx wheel) run against irc.onnx_backend.
 
 Every node case runs: ops with an irc importer become declared IR ops (run by irc's kernels),
 the others generic ops (run as one-node models). Known gaps are skipped with their reason
@@ -13,7 +13,7 @@ import unittest
 import onnx.backend.test
 from onnx.backend.test.loader import load_model_tests
 
-import irc.backend
+import irc.onnx_backend
 from irc.backends.onnx.importer import ALIAS_OPS
 
 from .known_skips import KNOWN_SKIPS
@@ -34,7 +34,7 @@ def selected_cases() -> list[str]:
 
 SELECTED = selected_cases()
 
-_backend_test = onnx.backend.test.BackendTest(irc.backend, __name__)
+_backend_test = onnx.backend.test.BackendTest(irc.onnx_backend, __name__)
 for _name in SELECTED:
     _backend_test.include(f"^{re.escape(_name)}_cpu$")
 

@@ -9,7 +9,7 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper
 
-import irc.backend
+import irc.onnx_backend
 from irc.backends.onnx import export_onnx, import_onnx
 from irc.cli import main
 from irc.ir import parse_text, print_graph
@@ -55,7 +55,7 @@ def test_parameters_fed_as_inputs_are_operands_or_generic_ops_and_run_like_onnxr
     assert [op.name for op in graph.ops] == ["reshape", "onnx.Clip"]
     assert [v.name for v in graph.ops[0].operands] == ["x", "shape"]
     assert any("(Clip): input 1 (min) is not a constant" in n for n in graph.import_notes)
-    rep = irc.backend.prepare(model)
+    rep = irc.onnx_backend.prepare(model)
     x, z = RNG.standard_normal((2, 6)).astype(np.float32), RNG.standard_normal(5).astype(np.float32)
     lo, hi = np.array(-0.5, np.float32), np.array(0.5, np.float32)
     exported = export_onnx(graph)
@@ -75,7 +75,7 @@ def test_parameter_computed_from_graph_inputs():
     assert [op.name for op in graph.ops] == ["concat", "reshape"]
     feeds = {"x": RNG.standard_normal((2, 6)).astype(np.float32), "a": np.array([4], np.int64),
              "b": np.array([3], np.int64)}
-    _same(irc.backend.run_model(model, feeds), _ort(model, feeds))
+    _same(irc.onnx_backend.run_model(model, feeds), _ort(model, feeds))
 
 
 def test_run_time_shapes_as_parameters():
@@ -89,7 +89,7 @@ def test_run_time_shapes_as_parameters():
     assert tile.name == "tile" and [v.name for v in tile.operands] == ["z", "repeats"]
     for n in (1, 3):
         feeds = {"x": np.zeros((n, 2), np.float32), "z": RNG.standard_normal((4, 4)).astype(np.float32)}
-        _same(irc.backend.run_model(model, feeds), _ort(model, feeds))
+        _same(irc.onnx_backend.run_model(model, feeds), _ort(model, feeds))
 
 
 def test_cli_import_writes_the_run_time_forms(tmp_path, capsys):
@@ -117,4 +117,4 @@ def test_parameters_import_can_work_out_stay_declared_ops():
     graph = import_onnx(model)
     assert not any(op.name.startswith("onnx.") for op in graph.ops)
     feeds = {"x": np.arange(5, dtype=np.float32), "n": np.array([7], np.int64)}
-    _same(irc.backend.run_model(model, feeds), _ort(model, feeds))
+    _same(irc.onnx_backend.run_model(model, feeds), _ort(model, feeds))

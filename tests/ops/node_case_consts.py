@@ -2,7 +2,7 @@
 
 Many node cases feed values that irc needs at import (Pad's pads, Resize's scales/sizes/roi, the
 reduction axes) as graph inputs; the backend suite runs them by specializing on those values
-(irc.backend). Here, to check export and onnxruntime on the same cases too, a case is generated
+(irc.onnx_backend). Here, to check export and onnxruntime on the same cases too, a case is generated
 by its own module of onnx's test package (onnx.backend.test.case.node.<op>), and every graph input after
 the data tensor becomes an initializer holding the case's own value: a model irc can import,
 checked against onnxruntime (check_model) and against the output the case expects.

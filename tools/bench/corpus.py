@@ -4,7 +4,7 @@
     result = run_corpus("corpus/", CorpusOptions())
     print(format_corpus_report(result))
 
-A corpus is a folder with one sub-folder per model (tools/corpus/export_corpus.py writes one):
+A corpus is a folder with one sub-folder per model (scripts/corpus/export_corpus.py writes one):
 
     NAME/model.onnx     the fp32 model
     NAME/calib.npz      calibration samples, one array per model input, leading sample axis

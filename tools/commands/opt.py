@@ -74,7 +74,7 @@ def run(args) -> int:
         instruments.append(TimePasses(sys.stderr))
     ctx = PassContext(quiet=args.quiet)
     if args.calib:
-        from irc.calib_source import open_calibration
+        from irc.data.calibration import open_calibration
 
         ctx.calib = open_calibration(args.calib, graph, limit=args.calib_limit, preprocess=args.calib_preprocess)
     elif args.calib_limit is not None or args.calib_preprocess:

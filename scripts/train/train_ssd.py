@@ -1,7 +1,7 @@
 """Train the example SSD-style digit detector and export it to ONNX.
 
-    python tools/train/make_digits_data.py      # once, writes the VOC-layout test set
-    python tools/train/train_ssd.py
+    python scripts/train/make_digits_data.py      # once, writes the VOC-layout test set
+    python scripts/train/train_ssd.py
 
 Training images are composed on the fly from the training part of the digits (the shipped
 VOC test set uses only validation digits, so no glyph is seen in both). The loss is SSD's
@@ -92,7 +92,7 @@ def multibox_loss(loc, conf, t_loc, t_cls):
 def write_config(path: Path, n_priors: int) -> None:
     p = SSD_PRIORS
     text = f"""# Settings for `irc eval examples/models/digits_ssd.onnx --data examples/data/digits-voc`.
-# Written by tools/train/train_ssd.py; the priors must match the ones the model was trained with.
+# Written by scripts/train/train_ssd.py; the priors must match the ones the model was trained with.
 
 [preprocess]
 resize = [{DET_SIZE}, {DET_SIZE}]

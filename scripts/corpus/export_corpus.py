@@ -1,8 +1,8 @@
 """Export a corpus of real exporter output: small models, each written by both torch exporters.
 
     pip install -e '.[corpus]'
-    python tools/corpus/export_corpus.py --out CORPUS_DIR            # every model
-    python tools/corpus/export_corpus.py --out CORPUS_DIR --only bert,gpt2_dynamo
+    python scripts/corpus/export_corpus.py --out CORPUS_DIR            # every model
+    python scripts/corpus/export_corpus.py --out CORPUS_DIR --only bert,gpt2_dynamo
 
 Every model of the corpus is a small architecture with random weights: Hugging Face transformers
 configs (BERT, DistilBERT, GPT-2, ViT, Swin, ConvNeXt, ResNet, MobileNetV2, SegFormer, wav2vec2,

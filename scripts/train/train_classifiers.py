@@ -1,7 +1,7 @@
 """Train the example digit classifiers and export them to ONNX.
 
-    python tools/train/make_digits_data.py           # once, writes examples/data/
-    python tools/train/train_classifiers.py [--model resnet|mobilenetv2|inception|densenet|all]
+    python scripts/train/make_digits_data.py           # once, writes examples/data/
+    python scripts/train/train_classifiers.py [--model resnet|mobilenetv2|inception|densenet|all]
 
 Reads the ImageNet-style folders examples/data/digits-cls/{train,val}, trains on CPU with a
 fixed seed (random shifts, rotations and scaling as augmentation), prints the validation top-1

@@ -1,6 +1,6 @@
 """Quantized models read back: import, text round trip, interpreter vs onnxruntime, re-export.
 
-    python tools/scripts/qdq_readback.py [--sources irc,ort-qdq,ort-qoperator] [--models NAME ...]
+    python scripts/compare/qdq_readback.py [--sources irc,ort-qdq,ort-qoperator] [--models NAME ...]
                                          [--corpus DIR] [--json]
 
 For each bundled example model (examples/models; the detector too) and each source of a

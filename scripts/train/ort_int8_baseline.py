@@ -1,6 +1,6 @@
 """How much a plain full-int8 quantization by onnxruntime costs each example classifier.
 
-    python tools/train/ort_int8_baseline.py [--models examples/models/digits_*.onnx] [--json]
+    python scripts/train/ort_int8_baseline.py [--models examples/models/digits_*.onnx] [--json]
 
 For each model: onnxruntime.quantization.quantize_static with QDQ format, per-channel int8
 weights, uint8 activations, MinMax calibration on examples/data/digits-cls/calib (all 300

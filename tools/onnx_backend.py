@@ -1,7 +1,7 @@
 """irc as an ONNX backend (the `onnx.backend.base.Backend` API, as onnxruntime.backend offers).
 
-    import irc.backend
-    rep = irc.backend.prepare(model)            # import into the IR, verify, plan kernels
+    import irc.onnx_backend
+    rep = irc.onnx_backend.prepare(model)            # import into the IR, verify, plan kernels
     outputs = rep.run([x])                      # numpy interpreter
 
 This is what lets onnx's own backend test suite run against irc. Every model imports (nodes irc

@@ -1,6 +1,6 @@
 """irc's accuracy budget against NNCF's quantize_with_accuracy_control, on the same model and data.
 
-    python tools/scripts/budget_vs_nncf.py [--model examples/models/digits_mobilenetv2_outlier.onnx]
+    python scripts/compare/budget_vs_nncf.py [--model examples/models/digits_mobilenetv2_outlier.onnx]
                                            [--budgets 0.01,0.5%,0.002] [--json] [--markdown FILE]
 
 For each budget both tools start from the fp32 ONNX model, the 300 calibration images and the

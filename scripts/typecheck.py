@@ -6,7 +6,7 @@ mypy does not run. So this lays the installed package out as a tree of links to 
 (one real directory per listed package) in a temporary folder and runs `mypy -p irc` over it with
 the settings of [tool.mypy]; reported paths are mapped back to the source files.
 
-    python tools/scripts/typecheck.py [extra mypy arguments]
+    python scripts/typecheck.py [extra mypy arguments]
 
 Exit status is mypy's.
 """
@@ -20,7 +20,7 @@ import tempfile
 import tomllib
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def package_files(root: Path = ROOT) -> dict[Path, Path]:

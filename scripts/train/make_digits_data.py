@@ -1,6 +1,6 @@
 """Write the example data sets from scikit-learn's bundled digits.
 
-    python tools/train/make_digits_data.py
+    python scripts/train/make_digits_data.py
 
 Writes (replacing earlier runs):
   examples/data/digits-cls/{train,val,calib}/<digit>/<n>.png   ImageNet-style folders, 32x32 grey

@@ -1,6 +1,6 @@
 """irc's int8 interpreter against onnxruntime on the emitted QDQ model, for zoo models.
 
-    python tools/scripts/int8_agreement.py [MODEL ...]      (default: all eleven zoo CNNs)
+    python scripts/compare/int8_agreement.py [MODEL ...]      (default: all eleven zoo CNNs)
 
 Each model is quantized by irc.quantize (8 random-normal calibration samples); every int8 tensor
 that leaves the int8 region (each dequantize operand) is made a graph output; both runtimes run
