@@ -96,6 +96,17 @@ class OpDef:
     from_types: Callable[[Signature], "object | None"] | None = None
     """The result (a numpy array) when the operand types alone determine it (shape, size of a
     static tensor), else None; `fold` replaces such an op by a constant."""
+    quant: str = ""
+    """How `quantize` treats the op (specs/quantization.md §3; one of QUANT_ROLES): 'compute'
+    (int8 activations and constant weights, i32 accumulation), 'requantize' (int8 operands and a
+    result type of its own), 'activation' (int8 when its operand is), 'movement' (the result keeps
+    its operand's quantized type), 'cast' (quantize, dequantize), '' (float; Q/DQ at its borders)."""
+    weight_axis: Callable[[Signature], "int | None"] | None = None
+    """For a 'compute' op: the output-channel axis of its weight operand (the second), along which
+    per-channel weight scales run; None (or returning None): one scale per tensor."""
+    macs_per_output: Callable[[Signature], int] | None = None
+    """Multiply-accumulates per element of the result (a cost the budget search weighs);
+    None: one operation per result element."""
 
     def __post_init__(self) -> None:
         seen_optional = False
@@ -181,17 +192,39 @@ class OpDef:
 
 OP_REGISTRY: dict[str, OpDef] = {}
 
+QUANT_ROLES = ("", "compute", "requantize", "activation", "movement", "cast")
+
+
+def is_bookkeeping(name: str) -> bool:
+    """Constants and the quantization casts (role 'cast'): ops that hold or re-type values
+    rather than compute, which passes, reports and counts of layers leave out."""
+    if name == "const":
+        return True
+    defn = OP_REGISTRY.get(name)
+    return defn is not None and defn.quant == "cast"
+
+
+def ops_with_role(role: str) -> tuple[str, ...]:
+    """The declared ops `quantize` treats as `role` (QUANT_ROLES), in declaration order."""
+    if role not in QUANT_ROLES:
+        raise ValueError(f"unknown quantization role {role!r}")
+    return tuple(name for name, d in OP_REGISTRY.items() if d.quant == role)
+
 
 def define_op(name: str, *, operands: Sequence[str], infer: Callable[[Signature], list[TensorType]],
               attrs: dict[str, AttrSpec] | None = None, verify: Callable[[Signature], None] | None = None,
               results: int | Callable[[Signature], int] = 1, doc: str = "", family: str = "",
               traits: Sequence[str] = (), shape_params: Sequence[str] = (),
-              from_types: Callable[[Signature], object] | None = None) -> OpDef:
+              from_types: Callable[[Signature], object] | None = None, quant: str = "",
+              weight_axis: Callable[[Signature], int | None] | None = None,
+              macs_per_output: Callable[[Signature], int] | None = None) -> OpDef:
     """Declare an op kind and add it to the registry (a name may be declared once)."""
     if name in OP_REGISTRY:
         raise ValueError(f"op {name!r} is declared twice")
+    if quant not in QUANT_ROLES:
+        raise ValueError(f"op {name!r}: unknown quantization role {quant!r} (one of {QUANT_ROLES})")
     defn = OpDef(name, tuple(operands), dict(attrs or {}), infer, verify, results, doc, family,
-                 frozenset(traits), tuple(shape_params), from_types)
+                 frozenset(traits), tuple(shape_params), from_types, quant, weight_axis, macs_per_output)
     OP_REGISTRY[name] = defn
     return defn
 

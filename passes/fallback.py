@@ -24,13 +24,13 @@ from typing import ClassVar, Iterable
 
 from irc.ir.graph import Graph
 from irc.ir.op import Op
+from irc.ir.registry import is_bookkeeping
 
 from .base import Pass, PassContext, PassError, register_pass
 
 FALLBACK_KEY = "q.fallback"
 """Discardable op attribute: the op stays fp32 when the graph is quantized."""
 
-NOT_OPS = ("const", "quantize", "dequantize")
 
 
 def is_fallback(op: Op) -> bool:
@@ -46,7 +46,7 @@ def is_quantized_graph(graph: Graph) -> bool:
 def select_ops(graph: Graph, names: Iterable[str], what: str = "pass 'fallback'") -> list[Op]:
     """The ops named by `names` (labels or shell patterns), in graph order; an unknown name is an
     error that lists the closest op names."""
-    ops = [op for op in graph.ops if op.name not in NOT_OPS and op.results and op.results[0].name]
+    ops = [op for op in graph.ops if not is_bookkeeping(op.name) and op.results and op.results[0].name]
     by_label = {op.label: op for op in ops}
     chosen: dict[int, Op] = {}
     for name in names:

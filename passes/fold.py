@@ -35,7 +35,7 @@ from irc.ir.evaluator import evaluate_op
 from irc.ir.generic import is_foldable, is_generic_name
 from irc.ir.graph import INLINE_LIMIT, Graph
 from irc.ir.op import Op
-from irc.ir.registry import VerifyError
+from irc.ir.registry import VerifyError, is_bookkeeping
 from irc.ir.types import types_compatible
 
 from .affine import AFFINE_OPS, channel_affine
@@ -43,7 +43,6 @@ from .base import Pass, PassContext, PassError, register_pass
 from .dce import remove_dead_ops
 from .rewrite import RewriteRule, Rewriter, apply_rules
 
-NEVER_FOLD = {"const", "quantize", "dequantize"}
 
 
 def _from_types(op: Op) -> list[np.ndarray] | None:
@@ -56,7 +55,7 @@ def _from_types(op: Op) -> list[np.ndarray] | None:
 
 
 def _foldable(op: Op) -> bool:
-    return is_foldable(op) if is_generic_name(op.name) else op.name not in NEVER_FOLD
+    return is_foldable(op) if is_generic_name(op.name) else not is_bookkeeping(op.name)
 
 
 class FoldConstant(RewriteRule):

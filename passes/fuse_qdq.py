@@ -42,15 +42,14 @@ import numpy as np
 from irc.ir.graph import Graph
 from irc.ir.op import Op
 from irc.ir.ops._activation import fused_activation
+from irc.ir.registry import is_bookkeeping
 from irc.ir.types import BIAS_SCALE_RTOL, QuantType
 from irc.ir.value import Value
 
 from .base import Pass, PassContext, register_pass
 from .dce import remove_dead_ops
-from .quantize import COMPUTE, MOVEMENT, weight_axis
+from .quantize import ACTIVATIONS, COMPUTE, MOVEMENT, REQUANTIZE, weight_axis
 
-REQUANTIZE = ("add", "average_pool", "global_average_pool", "concat")
-ACTIVATIONS = ("relu", "clip")
 STORAGES = ("u8", "i8")
 EXACT_ROUND_TRIP = ("u8", "i8", "u16", "i16")
 """Storages for which quantize(dequantize(q)) gives q back exactly."""
@@ -258,7 +257,7 @@ def fuse_qdq_groups(graph: Graph) -> Counter:
     if counts:
         remove_dead_ops(graph, ("dequantize", "const"))
     counts["float ops between casts"] = sum(
-        1 for op in graph.ops if op.name not in ("const", "quantize", "dequantize")
+        1 for op in graph.ops if not is_bookkeeping(op.name)
         and any(dequantized(v) is not None for v in op.operands)
         and any(u.op.name == "quantize" for r in op.results for u in r.uses))
     return counts

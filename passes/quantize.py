@@ -31,6 +31,7 @@ import numpy as np
 from irc.ir.calibration import get_range, holds_nonfinite
 from irc.ir.graph import Graph
 from irc.ir.op import Op
+from irc.ir.registry import ops_with_role
 from irc.ir.types import QuantType
 from irc.ir.value import Value
 
@@ -40,23 +41,21 @@ from .fuse import only_user
 from .fallback import FALLBACK_KEY, is_quantized_graph
 from .qparams import activation_type, bias_type_and_values, fit_bias, quantize_with_scales, weight_scales, weight_type
 
-COMPUTE = ("conv", "gemm", "matmul")
-REQUANTIZE = ("add", "average_pool", "global_average_pool", "concat")
-ACTIVATIONS = ("relu", "clip")
-MOVEMENT = ("reshape", "flatten", "transpose", "squeeze", "unsqueeze", "max_pool", "global_max_pool",
-            "slice", "split", "gather", "expand", "tile", "identity")
+# each op's role is part of its declaration (`quant=` in ir/ops/*)
+COMPUTE = ops_with_role("compute")
+REQUANTIZE = ops_with_role("requantize")
+ACTIVATIONS = ops_with_role("activation")
+MOVEMENT = ops_with_role("movement")
 DEFAULT_OPS = COMPUTE + REQUANTIZE
 
 
 def weight_axis(op: Op) -> int | None:
-    """The output-channel axis of op's weight operand (None: per tensor)."""
-    if op.name == "conv":
-        return 0
-    if op.name == "gemm":
-        return 0 if op.attr("trans_b") else 1
-    if op.name == "matmul" and op.operands[1].type.rank == 2:
-        return 1  # one scale per column of the result
-    return None
+    """The output-channel axis of op's weight operand (None: per tensor), as its declaration
+    gives it."""
+    defn = op.defn
+    if defn is None or defn.weight_axis is None:
+        return None
+    return defn.weight_axis(defn.signature([v.type for v in op.operands], op.attrs))
 
 
 class _Plan:

@@ -29,13 +29,13 @@ import numpy as np
 from irc.ir.evaluator import evaluate_op
 from irc.ir.graph import Graph
 from irc.ir.op import Op
+from irc.ir.registry import is_bookkeeping
 from irc.ir.types import QuantType, TensorType
 from irc.ir.value import Value
 
 from .clone import clone_graph
 from .quantize import ACTIVATIONS, COMPUTE, REQUANTIZE
 
-CASTS = ("const", "quantize", "dequantize")
 
 
 @dataclass
@@ -96,7 +96,7 @@ def quantized_copy(float_graph: Graph, make: Callable[[Graph], None]) -> Quantiz
 
 
 def is_int8(op: Op) -> bool:
-    return op.name not in CASTS and any(r.type.is_quantized for r in op.results)
+    return not is_bookkeeping(op.name) and any(r.type.is_quantized for r in op.results)
 
 
 CANDIDATE_KINDS = COMPUTE + REQUANTIZE + ACTIVATIONS
@@ -189,16 +189,13 @@ def _numel(t: TensorType) -> int:
 
 
 def macs(op: Op) -> int:
-    """Multiply-accumulates per sample (symbolic dims count as 1); elements for other ops."""
+    """Multiply-accumulates per sample (symbolic dims count as 1): result elements times the
+    declaration's `macs_per_output` (1 for ops without one)."""
     out = _numel(op.results[0].type)
-    if op.name == "conv" and len(op.operands) > 1:
-        w = op.operands[1].type.dims
-        return out * int(np.prod([d if isinstance(d, int) else 1 for d in w[1:]], dtype=np.int64))
-    if op.name in ("gemm", "matmul") and len(op.operands) > 1:
-        a = op.operands[0].type.dims
-        k = a[-1] if not (op.name == "gemm" and op.attrs.get("trans_a")) else a[0]
-        return out * (k if isinstance(k, int) else 1)
-    return out
+    defn = op.defn
+    if defn is None or defn.macs_per_output is None or len(op.operands) < 2:
+        return out
+    return out * int(defn.macs_per_output(defn.signature([v.type for v in op.operands], op.attrs)))
 
 
 # -- casts ------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from irc.ir.diagnostics import IRError
 from irc.ir.generic import is_generic_name
 from irc.ir.graph import Graph
 from irc.ir.op import Op
+from irc.ir.registry import is_bookkeeping
 from irc.ir.types import TensorType, dims_compatible
 
 Kernel = Callable[..., "np.ndarray | tuple[np.ndarray, ...]"]
@@ -41,7 +42,7 @@ def kernel(name: str, *, quantized: bool = False) -> Callable[[Kernel], Kernel]:
 
 def is_quantized_op(op: Op) -> bool:
     """Ops whose operands or results are quantized run the integer kernels (casts excepted)."""
-    if op.name in ("quantize", "dequantize", "const"):
+    if is_bookkeeping(op.name):
         return False
     return any(v.type.is_quantized for v in op.operands) or any(r.type.is_quantized for r in op.results)
 

@@ -27,9 +27,10 @@ import numpy as np
 import onnx
 
 from irc.ir.diagnostics import IRError
-from irc.ir.graph import Graph
-from irc.ir.value import Value
 from irc.ir.evaluator import Evaluator, split_values
+from irc.ir.graph import Graph
+from irc.ir.registry import is_bookkeeping
+from irc.ir.value import Value
 from .ort_session import LEVELS, ort_session
 
 
@@ -115,7 +116,7 @@ def kernel_map(graph: Graph, optimized: onnx.ModelProto) -> dict[str, str]:
     name on the int8 kernel that replaces the DQ/op/Q group, and its layout passes add suffixes
     such as `_nchwc`. Ops with no node found are left out.
     """
-    labels = {op.label for op in graph.ops if op.name not in ("const", "quantize", "dequantize")}
+    labels = {op.label for op in graph.ops if not is_bookkeeping(op.name)}
     found: dict[str, str] = {}
     for node in optimized.graph.node:
         keys = []

@@ -18,17 +18,17 @@ from .elementwise import FAMILY, FLOATS, INTS, NUMERIC, require_elements
 SIGNED = FLOATS | frozenset(e for e in INTS if e.startswith("i"))
 
 
-def _unary(name: str, allowed: frozenset[str], what: str, doc: str, attrs=None, verify=None) -> None:
+def _unary(name: str, allowed: frozenset[str], what: str, doc: str, attrs=None, verify=None, quant: str = "") -> None:
     def check(s: Signature) -> None:
         require_elements(s, allowed, what, [s["x"]])
         if verify is not None:
             verify(s)
 
     define_op(name, operands=["x"], attrs=attrs or {}, infer=lambda s: [s["x"]], verify=check,
-              family=FAMILY, traits=["elementwise", "pure"], doc=doc)
+              family=FAMILY, traits=["elementwise", "pure"], doc=doc, quant=quant)
 
 
-_unary("relu", NUMERIC, "numeric", "y = max(x, 0)")
+_unary("relu", NUMERIC, "numeric", "y = max(x, 0)", quant="activation")
 _unary("leaky_relu", FLOATS, "float", "y = x if x >= 0 else alpha * x",
        attrs={"alpha": attr("float", 0.01)})
 _unary("sigmoid", FLOATS, "float", "y = 1 / (1 + exp(-x))")
@@ -62,7 +62,7 @@ _unary("gelu", FLOATS, "float",
 _unary("clip", NUMERIC, "numeric",
        "y = min(max(x, min), max); an absent bound is no bound; when min > max every y is max",
        attrs={"min": attr("float", None, "lower bound (none when absent)"),
-              "max": attr("float", None, "upper bound (none when absent)")})
+              "max": attr("float", None, "upper bound (none when absent)")}, quant="activation")
 
 
 def _verify_prelu(s: Signature) -> None:

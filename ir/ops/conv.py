@@ -101,9 +101,21 @@ CONV_ATTRS = {
     "auto_pad": attr("str", "NOTSET"),
 }
 
+def _conv_macs(sig: Signature) -> int:
+    """Per output element: C/G * prod(K) (a symbolic dim counts as 1)."""
+    return _known_product(sig["w"].dims[1:])
+
+
+def _known_product(dims) -> int:
+    n = 1
+    for d in dims:
+        n *= d if isinstance(d, int) else 1
+    return n
+
+
 define_op(
     "conv", operands=["x", "w", "b?"], attrs={**CONV_ATTRS, **FUSED_ACTIVATION_ATTRS}, infer=_infer_conv, verify=_verify_conv,
-    family=FAMILY, traits=["pure"],
+    family=FAMILY, traits=["pure"], quant="compute", weight_axis=lambda s: 0, macs_per_output=_conv_macs,
     doc="y[n,g*M/G+m,o] = b[.] + sum_{c<C/G, k} x_pad[n, g*C/G+c, o*s + k*d] * w[g*M/G+m, c, k]; "
         "x: N x C x D..., w: M x C/G x K..., G = group.")
 
@@ -206,12 +218,12 @@ POOL_ATTRS = {
 
 define_op(
     "max_pool", operands=["x"], attrs=POOL_ATTRS, infer=_infer_pool, verify=_verify_pool,
-    family=FAMILY, traits=["pure"],
+    family=FAMILY, traits=["pure"], quant="movement",
     doc="y[n,c,o] = max_k x[n, c, o*s + k*d - pad_begin]; padding never wins (it is -inf).")
 
 define_op(
     "average_pool", operands=["x"], attrs={**POOL_ATTRS, "count_include_pad": attr("int", 0)},
-    infer=_infer_pool, verify=_verify_pool, family=FAMILY, traits=["pure"],
+    infer=_infer_pool, verify=_verify_pool, family=FAMILY, traits=["pure"], quant="requantize",
     doc="y[n,c,o] = sum_k x_pad[n, c, o*s + k*d] / count; count = taps inside the input, or inside "
         "input + explicit pads when count_include_pad=1.")
 
@@ -228,11 +240,11 @@ def _verify_global(sig: Signature) -> None:
 
 define_op(
     "global_average_pool", operands=["x"], infer=_infer_global, verify=_verify_global,
-    family=FAMILY, traits=["pure"], doc="y[n,c,1...] = mean over the spatial axes of x[n,c].")
+    family=FAMILY, traits=["pure"], quant="requantize", doc="y[n,c,1...] = mean over the spatial axes of x[n,c].")
 
 define_op(
     "global_max_pool", operands=["x"], infer=_infer_global, verify=_verify_global,
-    family=FAMILY, traits=["pure"], doc="y[n,c,1...] = max over the spatial axes of x[n,c].")
+    family=FAMILY, traits=["pure"], quant="movement", doc="y[n,c,1...] = max over the spatial axes of x[n,c].")
 
 
 # -- lrn ------------------------------------------------------------------------------------------

@@ -30,6 +30,6 @@ define_op(
     doc="A constant tensor: an entry of the weights store (`ref`) or a small inline array (`value`).")
 
 define_op(
-    "identity", operands=["x"], infer=lambda s: [s["x"]], family="core",
+    "identity", quant="movement", operands=["x"], infer=lambda s: [s["x"]], family="core",
     traits=["elementwise", "data_movement", "pure"],
     doc="y = x. Kept only where a graph output must carry its own name.")

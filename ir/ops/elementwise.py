@@ -51,7 +51,8 @@ def _need_operands(sig: Signature) -> None:
 
 
 def _binary(name: str, allowed: frozenset[str], what: str, doc: str, commutative: bool = False,
-            result: str | None = None, variadic: bool = False, fused_activation: bool = False) -> None:
+            result: str | None = None, variadic: bool = False, fused_activation: bool = False,
+            quant: str = "") -> None:
     """Declare an op whose operands share an element type and broadcast together.
 
     `result` is the fixed result element type (bool for comparisons); None keeps the operands'.
@@ -71,13 +72,13 @@ def _binary(name: str, allowed: frozenset[str], what: str, doc: str, commutative
     traits = ["elementwise", "pure"] + (["commutative"] if commutative else [])
     define_op(name, operands=["inputs*"] if variadic else ["x", "y"], infer=infer, verify=verify,
               attrs=FUSED_ACTIVATION_ATTRS if fused_activation else None,
-              family=FAMILY, traits=traits, doc=doc)
+              family=FAMILY, traits=traits, doc=doc, quant=quant)
 
 
 # -- arithmetic -----------------------------------------------------------------------------------
 
 _binary("add", NUMERIC, "numeric", "z = x + y (broadcasting; integers wrap around)", commutative=True,
-        fused_activation=True)
+        fused_activation=True, quant="requantize")
 _binary("sub", NUMERIC, "numeric", "z = x - y (broadcasting; integers wrap around)")
 _binary("mul", NUMERIC, "numeric", "z = x * y (broadcasting; integers wrap around)", commutative=True)
 _binary("div", NUMERIC, "numeric",

@@ -81,6 +81,12 @@ def _infer_gemm(s: Signature) -> list[TensorType]:
     return [TensorType((m, n), expressed(s["a"].element))]
 
 
+
+def _known(d) -> int:
+    """A dim as a count (a symbolic dim counts as 1)."""
+    return d if isinstance(d, int) else 1
+
+
 define_op(
     "gemm", operands=["a", "b", "c?"],
     attrs={"alpha": attr("float", 1.0, "scale of the product"),
@@ -88,7 +94,9 @@ define_op(
            "trans_a": attr("int", 0, "1: use a transposed"),
            "trans_b": attr("int", 0, "1: use b transposed"),
            **FUSED_ACTIVATION_ATTRS},
-    infer=_infer_gemm, verify=_verify_gemm, family="linalg", traits=["pure"],
+    infer=_infer_gemm, verify=_verify_gemm, family="linalg", traits=["pure"], quant="compute",
+    weight_axis=lambda s: 0 if s.attr("trans_b") else 1,
+    macs_per_output=lambda s: _known(s["a"].dims[0] if s.attr("trans_a") else s["a"].dims[-1]),
     doc="y = alpha * op(a) @ op(b) + beta * c, op(t) = t^T when trans_t=1; c broadcasts to [M, N].")
 
 
@@ -128,6 +136,8 @@ def _infer_matmul(s: Signature) -> list[TensorType]:
 
 define_op(
     "matmul", operands=["a", "b"], attrs=FUSED_ACTIVATION_ATTRS, infer=_infer_matmul, verify=_verify_matmul,
-    family="linalg", traits=["pure"],
+    family="linalg", traits=["pure"], quant="compute",
+    weight_axis=lambda s: 1 if s["b"].rank == 2 else None,  # one scale per column of the result
+    macs_per_output=lambda s: _known(s["a"].dims[-1]),
     doc="y = numpy.matmul(a, b): y[..., i, j] = sum_k a[..., i, k] * b[..., k, j], batch dims "
         "broadcast; a 1-D a is [1, K] and a 1-D b is [K, 1], the added dim dropped from y.")

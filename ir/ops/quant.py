@@ -25,10 +25,10 @@ def _verify_dequantize(s: Signature) -> None:
 
 define_op(
     "quantize", operands=["x"], infer=lambda s: [s["x"].with_element("f32")],
-    verify=_verify_quantize, family="core", traits=["elementwise", "pure"],
+    verify=_verify_quantize, family="core", traits=["elementwise", "pure"], quant="cast",
     doc="Float to quantized: q = saturate(round_half_to_even(x / scale) + zero_point).")
 
 define_op(
     "dequantize", operands=["x"], infer=lambda s: [s["x"].with_element("f32")],
-    verify=_verify_dequantize, family="core", traits=["elementwise", "pure"],
+    verify=_verify_dequantize, family="core", traits=["elementwise", "pure"], quant="cast",
     doc="Quantized to float: x = scale * (q - zero_point).")

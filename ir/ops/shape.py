@@ -172,7 +172,7 @@ def _infer_concat(s: Signature):
 
 
 define_op(
-    "concat", operands=["inputs*"], attrs={"axis": attr("int")}, infer=_infer_concat,
+    "concat", quant="requantize", operands=["inputs*"], attrs={"axis": attr("int")}, infer=_infer_concat,
     family=FAMILY, traits=MOVE,
     doc="y = the operands joined along `axis`; all other dims must agree.")
 
@@ -202,7 +202,7 @@ def _infer_split(s: Signature):
 
 
 define_op(
-    "split", operands=["x"], attrs={"axis": attr("int", 0), "split": attr("ints")},
+    "split", quant="movement", operands=["x"], attrs={"axis": attr("int", 0), "split": attr("ints")},
     infer=_infer_split, verify=_verify_split, results=lambda s: len(s.attr("split")),
     family=FAMILY, traits=MOVE,
     doc="y_k = x[..., o_k : o_k + split[k], ...] along `axis`, o_k = split[0] + ... + split[k-1].")
@@ -271,7 +271,7 @@ def _infer_slice(s: Signature):
 
 
 define_op(
-    "slice", operands=["x", "starts?", "ends?", "axes?", "steps?"],
+    "slice", quant="movement", operands=["x", "starts?", "ends?", "axes?", "steps?"],
     attrs={"starts": attr("ints", None), "ends": attr("ints", None), "axes": attr("ints", None),
            "steps": attr("ints", None)},
     infer=_infer_slice, family=FAMILY, traits=MOVE, shape_params=("starts", "ends", "axes", "steps"),
@@ -353,7 +353,7 @@ def _infer_reshape(s: Signature):
 
 
 define_op(
-    "reshape", operands=["x", "shape?"], attrs={"shape": attr("ints", None), "allowzero": attr("int", 0)},
+    "reshape", quant="movement", operands=["x", "shape?"], attrs={"shape": attr("ints", None), "allowzero": attr("int", 0)},
     infer=_infer_reshape, verify=_verify_reshape, family=FAMILY, traits=MOVE, shape_params=("shape",),
     doc="y = x with dims `shape` (row-major order kept); 0 copies x's dim (unless allowzero=1), "
         "-1 takes the remaining count; `shape` is an attribute, or an operand computed at run time.")
@@ -369,7 +369,7 @@ def _infer_flatten(s: Signature):
 
 
 define_op(
-    "flatten", operands=["x"], attrs={"axis": attr("int", 1)}, infer=_infer_flatten,
+    "flatten", quant="movement", operands=["x"], attrs={"axis": attr("int", 1)}, infer=_infer_flatten,
     family=FAMILY, traits=MOVE,
     doc="y = reshape(x, [d_0*...*d_(axis-1), d_axis*...*d_(r-1)]).")
 
@@ -384,7 +384,7 @@ def _infer_transpose(s: Signature):
 
 
 define_op(
-    "transpose", operands=["x"], attrs={"perm": attr("ints")}, infer=_infer_transpose,
+    "transpose", quant="movement", operands=["x"], attrs={"perm": attr("ints")}, infer=_infer_transpose,
     family=FAMILY, traits=MOVE,
     doc="y[i_perm[0], ..., i_perm[r-1]] = x[i_0, ..., i_(r-1)]; y dim k = x dim perm[k].")
 
@@ -400,7 +400,7 @@ def _infer_squeeze(s: Signature):
 
 
 define_op(
-    "squeeze", operands=["x"], attrs={"axes": attr("ints")}, infer=_infer_squeeze,
+    "squeeze", quant="movement", operands=["x"], attrs={"axes": attr("ints")}, infer=_infer_squeeze,
     family=FAMILY, traits=MOVE,
     doc="y = x without the size-1 dims listed in `axes`.")
 
@@ -416,7 +416,7 @@ def _infer_unsqueeze(s: Signature):
 
 
 define_op(
-    "unsqueeze", operands=["x"], attrs={"axes": attr("ints")}, infer=_infer_unsqueeze,
+    "unsqueeze", quant="movement", operands=["x"], attrs={"axes": attr("ints")}, infer=_infer_unsqueeze,
     family=FAMILY, traits=MOVE,
     doc="y = x with a size-1 dim inserted at each of `axes` (positions in the result).")
 
@@ -451,7 +451,7 @@ def _infer_expand(s: Signature):
 
 
 define_op(
-    "expand", operands=["x", "shape?"], attrs={"shape": attr("ints", None)}, infer=_infer_expand,
+    "expand", quant="movement", operands=["x", "shape?"], attrs={"shape": attr("ints", None)}, infer=_infer_expand,
     family=FAMILY, traits=MOVE, shape_params=("shape",),
     doc="y = x broadcast (numpy rules) against `shape`; y's shape is broadcast(x.shape, shape); `shape` "
         "is an attribute, or an operand computed at run time.")
@@ -476,7 +476,7 @@ def _infer_tile(s: Signature):
 
 
 define_op(
-    "tile", operands=["x", "repeats?"], attrs={"repeats": attr("ints", None)}, infer=_infer_tile,
+    "tile", quant="movement", operands=["x", "repeats?"], attrs={"repeats": attr("ints", None)}, infer=_infer_tile,
     family=FAMILY, traits=MOVE, shape_params=("repeats",),
     doc="y = x repeated repeats[k] times along each dim k: y[i] = x[i mod x.shape]; `repeats` is an "
         "attribute, or an operand computed at run time.")
@@ -498,7 +498,7 @@ def _infer_gather(s: Signature):
 
 
 define_op(
-    "gather", operands=["data", "indices"], attrs={"axis": attr("int", 0)}, infer=_infer_gather,
+    "gather", quant="movement", operands=["data", "indices"], attrs={"axis": attr("int", 0)}, infer=_infer_gather,
     family=FAMILY, traits=MOVE,
     doc="y[a..., j..., b...] = data[a..., indices[j...], b...] along `axis`; negative indices count "
         "from the end.")

@@ -184,7 +184,7 @@ def test_the_shipped_custom_metric_example(capsys):
 def test_onnxruntime_full_int8_costs_the_outlier_model_over_one_point(tmp_path):
     import importlib.util
 
-    script = EXAMPLES.parent / "tools" / "train" / "ort_int8_baseline.py"
+    script = EXAMPLES.parent / "scripts" / "train" / "ort_int8_baseline.py"
     spec = importlib.util.spec_from_file_location("ort_int8_baseline", script)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)

@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import functools
 
+from irc.ir.registry import ops_with_role
+
 from ..interpreter import KERNELS
 from . import conv as _conv  # noqa: F401  (registers max_pool, global_max_pool)
 from . import core as _core  # noqa: F401  (registers identity)
 from . import shape as _shape  # noqa: F401  (registers the shape-family movement kernels)
 from ._int8 import quant_of, replace_kernel
 
-MOVEMENT_OPS = ("reshape", "flatten", "transpose", "squeeze", "unsqueeze", "slice", "split", "gather",
-                "expand", "tile", "identity", "max_pool", "global_max_pool")
+MOVEMENT_OPS = ops_with_role("movement")
+"""The ops whose declaration says they carry their operand's quantized type (`quant="movement"`)."""
 
 
 def _same_parameters(fp32_kernel):
