@@ -98,7 +98,8 @@ def get_evaluator(name: str, **options: Any) -> Evaluator:
 def split_values(graph: Graph, values: Iterable[Value]) -> tuple[list[Value], list[Value]]:
     """(graph inputs, op results) among `values`, each in the given order."""
     inputs = {id(v) for v in graph.inputs}
-    ins, outs = [], []
+    ins: list[Value] = []
+    outs: list[Value] = []
     for v in values:
         (ins if id(v) in inputs else outs).append(v)
     return ins, outs

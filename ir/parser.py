@@ -22,7 +22,7 @@ from .attrs import is_discardable, normalize_discardable
 from .graph import Graph, Weights
 from .op import Op
 from .registry import VerifyError, get_op
-from .types import ELEMENT_DTYPES, MapType, OptionalType, QuantType, SequenceType, TensorType, ValueType
+from .types import ELEMENT_DTYPES, Dim, MapType, OptionalType, QuantType, SequenceType, TensorType, ValueType, as_tensor_type
 from .diagnostics import SourceError
 from .value import Value
 
@@ -82,7 +82,7 @@ class _Builder:
 
     def error_at(self, message: str, token: lark.Token, offset: int = 0) -> SourceError:
         """An error `offset` characters into a one-line token."""
-        return SourceError(message, self.filename, self.text, token.line, token.column + offset)
+        return SourceError(message, self.filename, self.text, token.line or 1, (token.column or 1) + offset)
 
     # -- leaves -----------------------------------------------------------------------------
     def string(self, token: lark.Token, offset: int = 0) -> str:
@@ -170,10 +170,9 @@ class _Builder:
             inner = self.type(tree.children[1])
             return SequenceType(inner) if str(head) == "!seq" else OptionalType(inner)
         dims_tok = tree.children[0]
-        dims: list | None = []
-        if dims_tok is not None and str(dims_tok) == "*x":
-            dims = None
-        elif dims_tok is not None:
+        dims: list[Dim] = []
+        unranked = dims_tok is not None and str(dims_tok) == "*x"
+        if dims_tok is not None and not unranked:
             for d, offset in _split_dims(str(dims_tok)):
                 if d == "?":
                     dims.append(None)
@@ -183,7 +182,7 @@ class _Builder:
                     dims.append(self.integer(dims_tok, 0, INT64_MAX, "dimension", text=d, offset=offset))
         element = self.element(tree.children[1])
         try:
-            return TensorType(None if dims is None else tuple(dims), element)
+            return TensorType(None if unranked else tuple(dims), element)
         except ValueError as e:
             raise self.error(str(e), tree) from None
 
@@ -271,7 +270,7 @@ class _Builder:
             else:
                 stmts.append(c)
         for a in args:
-            v = graph.add_input(self.type(a.children[1]))
+            v = graph.add_input(as_tensor_type(self.type(a.children[1])))
             self.define(a.children[0], v)
             if a.children[2] is not None:
                 attrs = self.attrs(a.children[2], graph)
@@ -281,6 +280,8 @@ class _Builder:
                 graph.input_attrs[id(v)] = {k: normalize_discardable(x) for k, x in attrs.items()}
         for s in stmts:
             graph.append(self.stmt(s, graph))
+        if ret is None:
+            raise self.error("the function has no return", func)
         outs = [self.value(t) for t in ret.children if t is not None]
         declared = [self.type(t) for t in out_types]
         if len(declared) != len(outs):
@@ -323,7 +324,7 @@ class _Builder:
             raise self.error(str(e), opname_tok) from None
         operands = [self.value(t) for t in operand_toks]
         attrs = self.attrs(attr_tree, graph) if attr_tree is not None else {}
-        types = [self.type(t) for t in type_trees]
+        types = [as_tensor_type(self.type(t)) for t in type_trees]
         try:
             op = Op(defn.name, operands, types, attrs)
         except VerifyError as e:
@@ -354,11 +355,11 @@ class _Builder:
         shape = getattr(arr, "shape", None)
         dtype = getattr(arr, "dtype", None)
         fits = (shape is not None and dtype == t.dtype and len(shape) == t.rank
-                and all(not isinstance(d, int) or d == s for d, s in zip(t.shape, shape)))
+                and all(not isinstance(d, int) or d == s for d, s in zip(t.dims, shape)))
         if not fits:
             held = f"{dtype} of shape {list(shape)}" if shape is not None else type(arr).__name__
             raise self.error(f"weight @{key} in {where} is {held}, but the constant declares {t} "
-                             f"({t.dtype} of shape [{', '.join(map(str, t.shape))}])", node)
+                             f"({t.dtype} of shape [{', '.join(map(str, t.dims))}])", node)
 
     def attrs(self, tree, graph: Graph) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -418,7 +419,7 @@ def parse_text(text: str, filename: str = "<text>", weights: Weights | None = No
     try:
         tree = _parser().parse(text)
     except lark.exceptions.UnexpectedCharacters as e:
-        raise SourceError(f"unexpected character {text[e.pos_in_stream]!r}", filename, text,
+        raise SourceError(f"unexpected character {text[e.pos_in_stream or 0]!r}", filename, text,
                           e.line, e.column) from None
     except lark.exceptions.UnexpectedToken as e:
         tok = e.token

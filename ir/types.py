@@ -51,7 +51,7 @@ QUANT_STORAGE_RANGE: dict[str, tuple[int, int]] = {
 FLOAT_ELEMENTS = frozenset({"f32", "f64", "f16"})
 
 
-def format_f32(x: float) -> str:
+def format_f32(x: float | np.floating) -> str:
     """Shortest decimal text that reads back as the same float32 bit pattern."""
     v = np.float32(x)
     if np.isnan(v):
@@ -218,6 +218,13 @@ class TensorType:
         return len(self.shape)
 
     @property
+    def dims(self) -> tuple[Dim, ...]:
+        """The shape of a ranked tensor (raises like `rank` for an unranked one)."""
+        if self.shape is None:
+            raise ValueError(f"{self} has no rank")
+        return self.shape
+
+    @property
     def is_quantized(self) -> bool:
         return isinstance(self.element, QuantType)
 
@@ -248,13 +255,13 @@ class TensorType:
     def static_shape(self) -> tuple[int, ...]:
         if not self.is_static:
             raise ValueError(f"{self} has a dynamic shape")
-        return tuple(self.shape)  # type: ignore[arg-type]
+        return tuple(d for d in self.dims if isinstance(d, int))
 
     @property
     def numel(self) -> int | None:
         if not self.is_static:
             return None
-        return int(np.prod(self.shape, dtype=np.int64))
+        return int(np.prod(self.static_shape(), dtype=np.int64))
 
     def with_shape(self, shape) -> "TensorType":
         return TensorType(None if shape is None else tuple(shape), self.element)
@@ -282,6 +289,10 @@ class _NotATensor:
 
     @property
     def rank(self) -> int:
+        raise ValueError(f"{self} is not a tensor")
+
+    @property
+    def dims(self) -> tuple[Dim, ...]:
         raise ValueError(f"{self} is not a tensor")
 
     @property
@@ -329,6 +340,12 @@ class MapType(_NotATensor):
 
 ValueType = Union[TensorType, SequenceType, OptionalType, MapType]
 """The type of any value: a tensor, or (only around generic ops) one of ONNX's other values."""
+
+
+def as_tensor_type(t: ValueType) -> TensorType:
+    """`t` where a TensorType is taken: a sequence, optional or map type stands in for one (it
+    answers the tensor questions as an unranked tensor would, see _NotATensor)."""
+    return t  # type: ignore[return-value]  # the stand-in is structural, not a subclass
 
 
 def format_dim(d: Dim) -> str:

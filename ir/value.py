@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NamedTuple
 
+from .diagnostics import IRError
 from .types import TensorType
 
 if TYPE_CHECKING:
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 
 class Use(NamedTuple):
     op: "Op"
-    index: int
+    index: int  # type: ignore[assignment]  # the operand position; shadows tuple.index, which no caller uses
 
 
 class Value:
@@ -33,6 +34,14 @@ class Value:
         """The op whose result this is, or None for a graph input."""
         self.result_index = result_index
         self.uses: list[Use] = []
+
+    @property
+    def io_name(self) -> str:
+        """The name of a graph input or output, which feeds and results are keyed by (import and
+        the text format name every one); raises IRError for a value without a name."""
+        if self.name is None:
+            raise IRError(f"{self!r} is a graph input or output without a name")
+        return self.name
 
     @property
     def users(self) -> list["Op"]:

@@ -28,7 +28,7 @@ def _types_fit(declared: TensorType, inferred: TensorType, keeps_params: bool) -
     if keeps_params and isinstance(inferred.element, QuantType) and declared.element != inferred.element:
         return False
     return (declared.rank == inferred.rank
-            and all(dims_compatible(a, b) for a, b in zip(declared.shape, inferred.shape))
+            and all(dims_compatible(a, b) for a, b in zip(declared.dims, inferred.dims))
             and expressed(declared.element) == expressed(inferred.element))
 
 

@@ -26,9 +26,9 @@ AFFINE_OPS = ("batch_norm", "mul", "div", "add", "sub")
 def per_channel(array: np.ndarray, x: Value) -> np.ndarray | None:
     """`array` as a length-C vector if it broadcasts against x (N x C x ...) along axis 1 only."""
     t = x.type
-    if t.rank < 2 or not isinstance(t.shape[1], int) or array.ndim > t.rank:
+    channels = t.dims[1] if t.rank >= 2 else None
+    if not isinstance(channels, int) or array.ndim > t.rank:
         return None
-    channels = t.shape[1]
     a = np.asarray(array, dtype=np.float32)
     shape = (1,) * (t.rank - a.ndim) + a.shape
     if any(d != 1 for i, d in enumerate(shape) if i != 1) or shape[1] not in (1, channels):
@@ -44,17 +44,21 @@ def channel_affine(graph: Graph, op: Op) -> tuple[Value, np.ndarray, np.ndarray]
         return None
     if op.name == "batch_norm":
         x = op.operands[0]
-        arrays = [graph.const_value(v) for v in op.operands[1:]]
-        if any(a is None for a in arrays) or x.type.rank < 2:
+        found = [graph.const_value(v) for v in op.operands[1:]]
+        arrays = [a for a in found if a is not None]
+        if len(arrays) < len(found) or x.type.rank < 2:
             return None
         scale, bias, mean, var = (a.astype(np.float32) for a in arrays)
         k = (scale / np.sqrt(var + np.float32(op.attr("epsilon")))).astype(np.float32)
         return x, k, (bias - mean * k).astype(np.float32)
     a, b = op.operands
     ca, cb = graph.const_value(a), graph.const_value(b)
-    if (ca is None) == (cb is None):
+    if ca is not None and cb is None:
+        x, const, const_first = b, ca, True
+    elif cb is not None and ca is None:
+        x, const, const_first = a, cb, False
+    else:  # both or neither constant
         return None
-    x, const, const_first = (b, ca, True) if ca is not None else (a, cb, False)
     v = per_channel(const, x)
     if v is None or x.type != op.results[0].type:
         return None

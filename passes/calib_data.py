@@ -60,7 +60,7 @@ def kind_mismatch(have: np.dtype, want: np.dtype) -> str | None:
 
 def graph_batch_size(graph: Graph) -> int | None:
     """The batch size the graph's inputs fix (their leading dimension), or None if dynamic."""
-    fixed = {v.type.shape[0] for v in graph.inputs if v.type.rank and isinstance(v.type.shape[0], int)}
+    fixed = {v.type.dims[0] for v in graph.inputs if v.type.rank and isinstance(v.type.dims[0], int)}
     if len(fixed) > 1:
         raise PassError("the graph's inputs fix different batch sizes "
                         f"({', '.join(f'{v.name}: {v.type}' for v in graph.inputs)}); cannot feed them together")
@@ -138,10 +138,10 @@ class CalibrationStream:
             except Exception as e:
                 raise PassError(f"{where}: input {v.name!r} is not an array ({type(e).__name__}: {e})") from None
             t = v.type
-            want = "[" + ", ".join(format_dim(d) for d in t.shape[1:]) + "]"
+            want = "[" + ", ".join(format_dim(d) for d in t.dims[1:]) + "]"
             if a.dtype.kind not in "biuf":
                 raise PassError(f"{where}: input {v.name!r} has dtype {a.dtype}, not numbers")
-            if a.ndim != t.rank or not all(dims_compatible(d, int(s)) for d, s in zip(t.shape[1:], a.shape[1:])):
+            if a.ndim != t.rank or not all(dims_compatible(d, int(s)) for d, s in zip(t.dims[1:], a.shape[1:])):
                 raise PassError(f"{where}: input {v.name!r} has shape {list(a.shape)}, but the graph expects "
                                 f"samples of shape {want} (input type {t})")
             if rows is None:
@@ -162,7 +162,7 @@ class CalibrationStream:
                     k = int(np.argmin(finite))
                     raise PassError(f"{where}: input {v.name!r} holds NaN or infinity in sample {k} of the batch "
                                     f"(sample {self._seen + k} overall)")
-            out[v.name] = a
+            out[v.io_name] = a
         return out
 
     # -- regrouping ---------------------------------------------------------------------------

@@ -72,8 +72,9 @@ class FoldConstant(RewriteRule):
             return False
         outs = _from_types(op)
         if outs is None:
-            arrays = [graph.const_value(v) for v in op.operands]
-            if any(a is None for a in arrays):
+            found = [graph.const_value(v) for v in op.operands]
+            arrays = [a for a in found if a is not None]
+            if len(arrays) < len(found):
                 return False
             if any(r.type.numel is not None and r.type.numel > self.max_elements for r in op.results):
                 return False
@@ -103,13 +104,15 @@ class ShapeOperandsToAttrs(RewriteRule):
         params = op.defn.shape_params if op.defn is not None else ()
         if not params:
             return False
-        given = [(k, op.operand(k)) for k in params if op.operand(k) is not None]
-        if not given or any(graph.const_value(v) is None for _, v in given):
+        operands = {k: op.operand(k) for k in params}
+        given = [(k, v) for k, v in operands.items() if v is not None]
+        values = [graph.const_value(v) for _, v in given]
+        if not given or any(a is None for a in values):
             return False
         keep = [v for v in op.operands if all(v is not p for _, p in given)]
         attrs = dict(op.attrs)
-        for k, v in given:
-            attrs[k] = tuple(int(x) for x in np.asarray(graph.const_value(v)).reshape(-1))
+        for (k, _), a in zip(given, values):
+            attrs[k] = tuple(int(x) for x in np.asarray(a).reshape(-1))
         defn = op.defn
         try:  # the attribute form must give a type the declared one fits
             inferred = defn.infer_types([v.type for v in keep], defn.normalize_attrs(attrs))

@@ -89,7 +89,7 @@ def output_cast(op: Op) -> tuple[Op, Op | None] | None:
         return user, None
     if user.name in ACTIVATIONS and not user.result.type.is_quantized and len(user.result.uses) == 1:
         q = user.result.uses[0].op
-        if q.name == "quantize" and _per_tensor(q.result, q.result.type.quant.storage) is not None \
+        if q.name == "quantize" and _per_tensor(q.result, (q.result.type.quant.storage,)) is not None \
                 and _redundant(q.result.type.quant, *_clamp_bounds(user)):
             return q, user
     return None
@@ -102,7 +102,7 @@ def _fused_activation_ok(op: Op, qt: QuantType) -> bool:
 
 def _bias_ok(graph: Graph, b: Value | None, qx: QuantType, qw: QuantType, channels) -> bool:
     """A constant i32 bias of `channels` values at f32(s_x * s_w[c]), zero point 0."""
-    if b is None or graph.const_value(b) is None or b.type.rank != 1 or b.type.shape[0] != channels:
+    if b is None or graph.const_value(b) is None or b.type.rank != 1 or b.type.dims[0] != channels:
         return False
     qb = b.type.quant
     if qb.storage != "i32" or any(qb.zero_points) or (qb.is_per_axis and qb.axis != 0):
@@ -121,7 +121,7 @@ def _compute(graph: Graph, op: Op) -> dict[int, Value] | None:
         return None
     x, w = dequantized(op.operands[0]), dequantized(op.operands[1])
     qx = _per_tensor(x)
-    if qx is None or w is None or w.type.quant.storage not in STORAGES:
+    if x is None or qx is None or w is None or w.type.quant.storage not in STORAGES:
         return None
     qw = w.type.quant
     if qx.storage == "i8" and qw.storage != "i8":
@@ -134,14 +134,17 @@ def _compute(graph: Graph, op: Op) -> dict[int, Value] | None:
     elif not constant:
         return None
     else:
-        axis = weight_axis(op)
+        found = weight_axis(op)
+        if found is None:  # a conv or gemm weight always has an output-channel axis
+            return None
+        axis = found
     if qw.is_per_axis and qw.axis != axis:
         return None
     new = {0: x, 1: w}
     if len(op.operands) > 2:
-        channels = w.type.shape[axis]
+        channels = w.type.dims[axis]
         b = dequantized(op.operands[2])
-        if not _bias_ok(graph, b, qx, qw, channels):
+        if b is None or not _bias_ok(graph, b, qx, qw, channels):
             return None
         new[2] = b
     return new
@@ -154,8 +157,9 @@ def _requantize(op: Op) -> dict[int, Value] | None:
             return None
         if op.attrs.get("ceil_mode") and op.attrs.get("count_include_pad"):
             return None
-    sources = [dequantized(v) for v in op.operands]
-    if any(_per_tensor(s) is None for s in sources):
+    found = [dequantized(v) for v in op.operands]
+    sources = [s for s in found if s is not None and _per_tensor(s) is not None]
+    if len(sources) < len(found):
         return None
     return dict(enumerate(sources))
 
@@ -204,7 +208,7 @@ def _fuse_movement(graph: Graph, op: Op) -> bool:
         return False
     x = dequantized(op.operands[0])
     qx = _per_tensor(x)
-    if qx is None or any(dequantized(v) is not None or v.type.is_quantized for v in op.operands[1:]):
+    if x is None or qx is None or any(dequantized(v) is not None or v.type.is_quantized for v in op.operands[1:]):
         return False
     casts = []
     for r in op.results:

@@ -175,7 +175,7 @@ class HistogramObserver(MinMaxObserver):
             counts = np.zeros(_bin_index(hi, e) - first + 1, dtype=np.int64)
             self.hist = Histogram(counts, first, e)
         else:
-            self._grow(lo, hi)
+            self._grow(self.hist, lo, hi)
         h = self.hist
         if self.zeros:
             h.counts[-h.offset] += self.zeros  # bin 0 = [0, w)
@@ -183,11 +183,10 @@ class HistogramObserver(MinMaxObserver):
         values = a.reshape(-1)
         if bad:
             values = values[np.isfinite(values)]
-        self._add(values)
+        self._add(h, values)
 
-    def _grow(self, lo: float, hi: float) -> None:
-        """Widen (and if needed coarsen) the stored window so that it covers [lo, hi]."""
-        h = self.hist
+    def _grow(self, h: Histogram, lo: float, hi: float) -> None:
+        """Widen (and if needed coarsen) the stored window h so that it covers [lo, hi]."""
         e = self._fit_exp(lo, hi, h.exp)
         if e != h.exp:
             h = _merge(h, e)
@@ -198,13 +197,12 @@ class HistogramObserver(MinMaxObserver):
             h = Histogram(counts, first, e)
         self.hist = h
 
-    def _add(self, values: np.ndarray) -> None:
-        h = self.hist
+    def _add(self, h: Histogram, values: np.ndarray) -> None:
+        """Count `values` into h (the stored histogram, which covers them)."""
         n = len(h.counts)
         # x * 2**-exp is exact (a power-of-two scaling), so floor() gives the true bin
-        scale = math.ldexp(1.0, -h.exp)
         dtype = np.float32 if values.dtype == np.float32 and -120 < h.exp < 120 else np.float64
-        scale, offset = dtype(scale), dtype(h.offset)
+        scale, offset = dtype(math.ldexp(1.0, -h.exp)), dtype(h.offset)
         buf = np.empty(min(CHUNK, values.size), dtype=dtype)
         idx = np.empty(len(buf), dtype=np.intp)
         for start in range(0, values.size, CHUNK):

@@ -130,8 +130,8 @@ def apply_rules(graph: Graph, rules: Iterable[RewriteRule], max_rewrites: int | 
     """
     rules = list(rules)
     rw = Rewriter(graph)
-    for op in graph.ops:
-        rw.push(op)
+    for start in graph.ops:
+        rw.push(start)
     limit = max_rewrites if max_rewrites is not None else 16 * len(graph.ops) + 1000
     fired: Counter[str] = Counter()
     while (op := rw.pop()) is not None:

@@ -140,7 +140,8 @@ def find_sites(q: QuantizedCopy) -> list[Site]:
     sites: list[Site] = []
 
     def names(ops: Iterable[Op]) -> tuple[str, ...]:
-        return tuple(q.float_name(o) for o in sorted(ops, key=lambda o: order[id(o)]))
+        # every op of a site has its float original (the groups below are filtered through float_op)
+        return tuple(q.float_op[id(o)].label for o in sorted(ops, key=lambda o: order[id(o)]))
 
     for op in g.ops:
         if op.name == "quantize":
@@ -186,7 +187,7 @@ def op_infos(float_graph: Graph, q: QuantizedCopy) -> dict[str, OpInfo]:
 
 
 def _numel(t: TensorType) -> int:
-    return int(np.prod([d if isinstance(d, int) else 1 for d in t.shape], dtype=np.int64))
+    return int(np.prod([d if isinstance(d, int) else 1 for d in t.dims], dtype=np.int64))
 
 
 def macs(op: Op) -> int:

@@ -7,7 +7,7 @@ Shared by irc.quantize() and the `irc quantize` / `irc opt` commands.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from irc.ir.diagnostics import IRError
 from irc.ir.graph import Graph
@@ -15,7 +15,7 @@ from irc.ir.graph import Graph
 
 def make_budget(graph: Graph, val: Any, max_drop: str | float | None, *, metric: str | None = None,
                 preprocess: str | None = None, limit: int | None = None, detection: str | None = None,
-                objective: str = "fewest-ops", engine: str = "auto", ranking_samples: int = 64,
+                objective: Literal["fewest-ops", "speed"] = "fewest-ops", engine: str = "auto", ranking_samples: int = 64,
                 labels_file: str | None = None, output: str | None = None, seed: int = 0):
     """An AccuracyBudget for `graph`: `val` is a data path (or a ready Validation object) and
     `max_drop` a number (absolute) or 'N%' (relative)."""

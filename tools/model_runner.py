@@ -82,9 +82,9 @@ class IRRunner(ModelRunner):
         self.path = path
         graph = irc.load(path)
         self.interpreter = Interpreter(graph)
-        self.inputs = [InputSpec(v.name, tuple(_dim(d) for d in v.type.shape), np.dtype(v.type.dtype))
+        self.inputs = [InputSpec(v.io_name, tuple(_dim(d) for d in v.type.dims), np.dtype(v.type.dtype))
                        for v in graph.inputs]
-        self.output_names = [v.name for v in graph.outputs]
+        self.output_names = [v.io_name for v in graph.outputs]
 
     def _run(self, feed):
         out = self.interpreter.run(feed)

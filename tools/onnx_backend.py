@@ -26,7 +26,7 @@ class IrcRep(BackendRep):
 
     def __init__(self, model: onnx.ModelProto) -> None:
         self.graph = import_onnx(model)
-        self.input_names = [v.name for v in self.graph.inputs]
+        self.input_names = [v.io_name for v in self.graph.inputs]
         self.interpreter = Interpreter(self.graph)
 
     def run(self, inputs: Any, **kwargs: Any) -> tuple[np.ndarray, ...]:
@@ -34,7 +34,7 @@ class IrcRep(BackendRep):
             inputs = [inputs]
         feeds = dict(inputs) if isinstance(inputs, dict) else dict(zip(self.input_names, inputs))
         out = self.interpreter.run(feeds)
-        return tuple(out[v.name] for v in self.graph.outputs)
+        return tuple(out[v.io_name] for v in self.graph.outputs)
 
 
 class IrcBackend(Backend):

@@ -75,7 +75,7 @@ class _CachedDataset(Dataset):
 
 
 def input_specs(graph: Graph) -> list[InputSpec]:
-    return [InputSpec(v.name, tuple(d if isinstance(d, int) else None for d in v.type.shape), v.type.dtype)
+    return [InputSpec(v.io_name, tuple(d if isinstance(d, int) else None for d in v.type.dims), v.type.dtype)
             for v in graph.inputs]
 
 
@@ -133,7 +133,7 @@ class DatasetValidation:
         det = read_detection(detection)
         if metric is None:
             metric = {"classification": "top1", "detection": "map"}.get(ds.task or "", "agreement")
-        return cls(ds, metric, input_specs(graph), [v.name for v in graph.outputs], output=output, detection=det,
+        return cls(ds, metric, input_specs(graph), [v.io_name for v in graph.outputs], output=output, detection=det,
                    batch_size=batch_size, limit=limit, seed=seed)
 
     def new_metric(self) -> Metric:

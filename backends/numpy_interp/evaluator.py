@@ -50,7 +50,7 @@ class InterpreterEvaluator(Evaluator):
         interp = self._interpreter(graph)
         inputs, results = split_values(graph, values)
         for v in inputs:
-            sink(v, check_input(v.name, v.type, feeds[v.name]))
+            sink(v, check_input(v.io_name, v.type, feeds[v.io_name]))
         self._wanted = {id(v): v for v in results}
         self._sink = sink
         try:

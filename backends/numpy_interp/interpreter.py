@@ -125,7 +125,7 @@ class Interpreter:
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         g = self.graph
-        names = [v.name for v in g.inputs]
+        names = [v.io_name for v in g.inputs]
         missing = [n for n in names if n not in inputs]
         extra = [n for n in inputs if n not in names]
         if missing or extra:
@@ -137,7 +137,7 @@ class Interpreter:
             raise IRError(f"{'; '.join(parts)} (the model's inputs: {', '.join(map(repr, names))})")
         env: dict[int, np.ndarray] = {}
         for v in g.inputs:
-            env[id(v)] = check_input(v.name, v.type, inputs[v.name])
+            env[id(v)] = check_input(v.io_name, v.type, inputs[v.io_name])
         for i, (op, fn) in enumerate(self._plan):
             args = [env[id(v)] for v in op.operands]
             try:
@@ -157,7 +157,7 @@ class Interpreter:
                 env.pop(id(v), None)
         result = {}
         for v in g.outputs:
-            result[v.name] = env[id(v)]
+            result[v.io_name] = env[id(v)]
         return result
 
 

@@ -22,7 +22,7 @@ from irc.ir.graph import Graph
 from irc.ir.op import Op
 from irc.ir.value import Value
 
-from .registry import CANONICAL_OPSET, exporter_for, missing_exporters
+from .registry import CANONICAL_OPSET, missing_exporters, require_exporter
 
 
 class ExportContext:
@@ -85,9 +85,9 @@ class ExportContext:
         if op.name == "const":
             export_const(self, op)
         elif op.attrs.get("activation"):
-            export_with_activation(self, op, exporter_for(op.name))
+            export_with_activation(self, op, require_exporter(op.name))
         else:
-            exporter_for(op.name)(self, op)
+            require_exporter(op.name)(self, op)
 
     def subgraph(self, graph: Graph, outer: Sequence[str]) -> onnx.GraphProto:
         """A nested graph as an ONNX GraphProto: its inputs but the last len(`outer`) are the

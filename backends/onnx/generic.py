@@ -14,7 +14,7 @@ onnx 1.23's reference Loop ignores the iterations of a loop without a condition 
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import onnx
@@ -48,7 +48,8 @@ def _schema_kind(op: Op, key: str) -> int | None:
     except Exception:
         return None
     attr = schema.attributes.get(key)
-    return None if attr is None else int(attr.type)
+    # onnx's stub of the pybind11 enum leaves out its int conversion
+    return None if attr is None else int(attr.type)  # type: ignore[call-overload]
 
 
 def onnx_attribute(ctx, op: Op, key: str, value: Any, outer: Sequence[str]) -> onnx.AttributeProto:
@@ -111,27 +112,30 @@ class OneNodeRunner:
 
     def __init__(self, op: Op) -> None:
         self.op = op
-        self._run = None
+        self._run: Callable[[dict[str, np.ndarray]], list[np.ndarray]] | None = None
         self.engine = ""
 
     def __call__(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
         if self._run is None:
             self.build()
-        feeds = {}
+        run = self._run
+        if run is None:  # build() sets it or raises
+            raise IRError(f"{self.op.name} {self.op.label}: nothing can run it")
+        feeds: dict[str, np.ndarray] = {}
         for name, a in zip(self._names, arrays):
             feeds.setdefault(name, a)
         try:
-            outs = self._run(feeds)
+            outs = run(feeds)
         except Exception as e:
             if self.engine != "onnxruntime":
                 raise
             # onnxruntime's kernel refuses this input (e.g. ReduceMax of an empty bool tensor):
             # onnx's reference implementation follows the specification there
             try:
-                self._run = self._reference(self._model)
+                self._run = run = self._reference(self._model)
             except IRError:
                 raise e from None
-            outs = self._run(feeds)
+            outs = run(feeds)
         return [_as_declared(self.op, i, a) for i, a in enumerate(outs)]
 
     def build(self) -> None:

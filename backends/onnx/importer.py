@@ -316,9 +316,11 @@ def _check_against_schema(node: onnx.NodeProto) -> None:
         raise IRError(f"{where}: required attribute(s) {', '.join(missing)} missing")
     for a in node.attribute:
         spec = schema.attributes.get(a.name)
-        if spec is not None and a.type != int(spec.type.value):
+        # onnx's stub of the pybind11 enum AttrType leaves out its value
+        code = int(spec.type.value) if spec is not None else None  # type: ignore[attr-defined]
+        if code is not None and a.type != code:
             raise IRError(f"{where}: attribute {a.name} is {_attribute_kind(a.type)}, but ONNX defines it as "
-                          f"{_attribute_kind(int(spec.type.value))}")
+                          f"{_attribute_kind(code)}")
 
 
 class ImportContext:
@@ -360,7 +362,8 @@ class ImportContext:
         return self.importer.value(self.node.input[i])
 
     def inputs(self) -> list[Value]:
-        return [self.input(i) for i in range(self.num_inputs) if self.has_input(i)]
+        values = [self.input(i) for i in range(self.num_inputs) if self.has_input(i)]
+        return [v for v in values if v is not None]
 
     def emit(self, name: str, operands: Sequence[Value], attrs: dict[str, Any] | None = None,
              types: Sequence[TensorType] | None = None) -> list[Value]:
@@ -388,9 +391,12 @@ class ImportContext:
         from .ops._shape_values import shape_elements
 
         for i, what in params.items():
-            if not self.has_input(i) or self.const(i) is not None or self.input(i).type.numel == 0:
+            if not self.has_input(i) or self.const(i) is not None:
                 continue
-            elems = shape_elements(self.graph, self.input(i))
+            v = self.input(i)
+            if v is None or v.type.numel == 0:
+                continue
+            elems = shape_elements(self.graph, v)
             if elems is not None and all(e is not None for e in elems):
                 continue
             raise self.not_constant(i, what)
@@ -412,7 +418,7 @@ class _Importer:
         self.model = model
         self.proto = proto if proto is not None else model.graph
         self.parent = parent
-        self.graph = Graph(name) if parent is None else parent.graph.nested(name)
+        self.graph: Graph = Graph(name) if parent is None else parent.graph.nested(name)
         # constants of the enclosing graphs are visible here (a body reads them as its own)
         self.constants: ChainMap[str, np.ndarray] = (ChainMap() if parent is None
                                                      else parent.constants.new_child())
@@ -464,6 +470,8 @@ class _Importer:
                 continue  # old-style initializer listed as input: a constant
             self.values[vi.name] = self.graph.add_input(self.input_type(vi), vi.name)
         for name in self.captured:  # the enclosing graph's values this body reads
+            if self.parent is None:
+                raise IRError(f"graph {self.graph.name!r} captures {name!r} but has no enclosing graph")
             self.values[name] = self.graph.add_input(self.parent.value(name).type, name)
         if self.parent is None:
             self._collect_static_shapes()

@@ -18,9 +18,9 @@ from typing import Iterator
 import onnx
 
 from irc.ir.diagnostics import IRError
-from irc.ir.types import MapType, OptionalType, SequenceType, TensorType, ValueType
+from irc.ir.types import MapType, OptionalType, SequenceType, TensorType, ValueType, as_tensor_type
 
-ONNX_TO_ELEMENT = {
+ONNX_TO_ELEMENT: dict[int, str] = {  # TensorProto.DataType -> IR element
     onnx.TensorProto.FLOAT: "f32", onnx.TensorProto.DOUBLE: "f64", onnx.TensorProto.FLOAT16: "f16",
     onnx.TensorProto.INT8: "i8", onnx.TensorProto.UINT8: "u8", onnx.TensorProto.INT16: "i16",
     onnx.TensorProto.UINT16: "u16", onnx.TensorProto.INT32: "i32", onnx.TensorProto.UINT32: "u32",
@@ -115,7 +115,7 @@ class InferredTypes:
         """The tensors onnx's inference types, as IR types (those irc can express)."""
         for name, tp in self._onnx_types().items():
             try:
-                yield name, type_from_proto(tp, name, inferred=True)
+                yield name, as_tensor_type(type_from_proto(tp, name, inferred=True))
             except (IRError, ValueError):
                 continue
 
@@ -125,7 +125,7 @@ class InferredTypes:
         if tp is None:
             return None
         try:
-            return type_from_proto(tp, name, inferred=True)
+            return as_tensor_type(type_from_proto(tp, name, inferred=True))
         except (IRError, ValueError):
             return None
 
@@ -135,7 +135,7 @@ class InferredTypes:
         if tp is not None:
             t = type_from_proto(tp, what, inferred=True)
             if not isinstance(t, TensorType) or t.shape is not None or name not in self._ort_types():
-                return t
+                return as_tensor_type(t)
         found = self._ort_types().get(name)
         if found is None:
             why = f" (onnxruntime: {self._ort_error})" if self._ort_error else ""

@@ -91,7 +91,7 @@ class OrtEvaluator(Evaluator):
 
     def run(self, graph: Graph, feeds: Mapping[str, np.ndarray], values: Sequence[Value]) -> dict[Value, np.ndarray]:
         inputs, results = split_values(graph, values)
-        out: dict[Value, np.ndarray] = {v: np.asarray(feeds[v.name], dtype=v.type.dtype) for v in inputs}
+        out: dict[Value, np.ndarray] = {v: np.asarray(feeds[v.io_name], dtype=v.type.dtype) for v in inputs}
         if results:
             session, names, input_names = self._session(graph, results, reduce=False)
             arrays = self._run(session, names, self._feeds(graph, feeds, input_names))
@@ -102,7 +102,7 @@ class OrtEvaluator(Evaluator):
                values: Sequence[Value]) -> dict[Value, tuple[float, float, int]]:
         inputs, results = split_values(graph, values)
         out: dict[Value, tuple[float, float, int]] = {
-            v: finite_minmax(np.asarray(feeds[v.name])) for v in inputs}
+            v: finite_minmax(np.asarray(feeds[v.io_name])) for v in inputs}
         if not results:
             return out
         session, names, input_names = self._session(graph, results, reduce=True)

@@ -49,7 +49,7 @@ from irc.ir.types import QuantType
 from irc.ir.value import Value
 
 from .exporter import ExportContext, assemble_model, export_const, value_info
-from .registry import exporter_for, missing_exporters
+from .registry import missing_exporters, require_exporter
 
 ACTIVATION_KEYS = ("activation", "activation_min", "activation_max")
 SHAPE_ONLY = ("shape", "size")
@@ -301,12 +301,14 @@ def export_op(ctx: QDQContext, op: Op, warn: Callable[[str], None]) -> None:
             pending.append((r, f))
     first = len(ctx.nodes)
     with float_view(op), ctx.bind(bound):
-        exporter_for(op.name)(ctx, op)
+        require_exporter(op.name)(ctx, op)
     if pending and any(r.type.is_quantized for r in op.results):
         for node in ctx.nodes[first:]:
             _fit_for_fusion(node, op)
     for r, f in pending:
         if not r.type.is_quantized:
+            if act is None:  # a float result is pending only for its fused activation
+                raise IRError(f"{op.name}: float result {r!r} pending without an activation")
             _activation_node(ctx, *act, f, ctx.name(r))
             continue
         qt = r.type.quant

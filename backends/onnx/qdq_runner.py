@@ -84,10 +84,10 @@ class QDQEvaluator(Evaluator):
 
     def run(self, graph: Graph, feeds: Mapping[str, np.ndarray], values: Sequence[Value]) -> dict[Value, np.ndarray]:
         inputs, results = split_values(graph, values)
-        out: dict[Value, np.ndarray] = {v: np.asarray(feeds[v.name]) for v in inputs}
+        out: dict[Value, np.ndarray] = {v: np.asarray(feeds[v.io_name]) for v in inputs}
         if results:
             session, names, input_names = self._session(graph, results)
-            ort_feeds = {v.name: np.ascontiguousarray(feeds[v.name], dtype=v.type.dtype)
+            ort_feeds = {v.io_name: np.ascontiguousarray(feeds[v.io_name], dtype=v.type.dtype)
                          for v in graph.inputs if v.name in input_names}
             try:
                 arrays = session.run(names, ort_feeds)

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+from irc.ir.diagnostics import IRError
+
 CANONICAL_OPSET = 21
 """Models are lowered from this opset of the default domain (older ones are upgraded first)."""
 
@@ -66,6 +68,14 @@ def exporter_for(name: str) -> Callable | None:
         from .generic import export_generic
 
         return export_generic
+    return fn
+
+
+def require_exporter(name: str) -> Callable:
+    """The exporter of `name`; IRError when there is none (missing_exporters() checks first)."""
+    fn = exporter_for(name)
+    if fn is None:
+        raise IRError(f"no ONNX exporter for op {name!r}")
     return fn
 
 

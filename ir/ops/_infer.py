@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 from ..registry import Signature, VerifyError
-from ..types import Dim, TensorType
+from ..types import Dim, Element, TensorType
 
 
 def same_as(key: str) -> Callable[[Signature], list[TensorType]]:
@@ -42,7 +42,7 @@ def normalize_axis(axis: int, rank: int, what: str = "axis") -> int:
     return axis % rank if rank else 0
 
 
-def same_element(sig: Signature, keys: Sequence[str] | None = None) -> str:
+def same_element(sig: Signature, keys: Sequence[str] | None = None) -> Element:
     """Check the named operands (default: all) share an element type; return it."""
     types = [sig[k] for k in keys] if keys is not None else sig.types
     from ..registry import expressed

@@ -72,7 +72,7 @@ def _verify_prelu(s: Signature) -> None:
     # unidirectional: slope must stretch to x's shape, never the other way
     ok = slope.rank <= x.rank and all(
         d == 1 or d == e or not isinstance(d, int) or not isinstance(e, int)
-        for d, e in zip(slope.shape, x.shape[x.rank - slope.rank:]))
+        for d, e in zip(slope.dims, x.dims[x.rank - slope.rank:]))
     if not ok:
         raise VerifyError(f"prelu slope {slope} does not broadcast to x {x}")
 

@@ -55,14 +55,14 @@ def _check_weights(sig: Signature, in_axis: int) -> tuple[int, Dim]:
     group = sig.attr("group")
     if group < 1:
         raise VerifyError(f"{sig.defn.name}: group must be at least 1, got {group}")
-    return n, w.shape[in_axis]
+    return n, w.dims[in_axis]
 
 
 def _check_bias(sig: Signature, channels: Dim) -> None:
     b = sig.get("b")
     if b is None:
         return
-    if b.rank != 1 or (_known(b.shape[0]) and _known(channels) and b.shape[0] != channels):
+    if b.rank != 1 or (_known(b.dims[0]) and _known(channels) and b.dims[0] != channels):
         raise VerifyError(f"{sig.defn.name}: bias must be a vector of {channels} (output channels), got {b}")
     if not b.is_quantized and not sig["x"].is_quantized and b.element != sig["x"].element:
         raise VerifyError(f"{sig.defn.name}: bias element type {b.element} differs from the input's {sig['x'].element}")
@@ -73,7 +73,7 @@ def _check_bias(sig: Signature, channels: Dim) -> None:
 def _verify_conv(sig: Signature) -> None:
     n, w_in = _check_weights(sig, 1)
     group = sig.attr("group")
-    c, m = sig["x"].shape[1], sig["w"].shape[0]
+    c, m = sig["x"].dims[1], sig["w"].dims[0]
     if _known(c) and _known(w_in) and c != w_in * group:
         raise VerifyError(f"conv: the input has {c} channels but the weight {sig['w']} takes {w_in} per group "
                           f"x {group} group(s) = {w_in * group}")
@@ -89,8 +89,8 @@ def _infer_conv(sig: Signature) -> list[TensorType]:
     x, w = sig["x"], sig["w"]
     n = x.rank - 2
     strides, dilations = axis_lists(sig, n)
-    out = spatial_out(sig, x.shape[2:], w.shape[2:], strides, dilations, pads_list(sig, n))
-    return [TensorType((x.shape[0], w.shape[0], *out), expressed(x.element))]
+    out = spatial_out(sig, x.dims[2:], w.dims[2:], strides, dilations, pads_list(sig, n))
+    return [TensorType((x.dims[0], w.dims[0], *out), expressed(x.element))]
 
 
 CONV_ATTRS = {
@@ -103,7 +103,7 @@ CONV_ATTRS = {
 
 def _conv_macs(sig: Signature) -> int:
     """Per output element: C/G * prod(K) (a symbolic dim counts as 1)."""
-    return _known_product(sig["w"].shape[1:])
+    return _known_product(sig["w"].dims[1:])
 
 
 def _known_product(dims) -> int:
@@ -132,13 +132,13 @@ def _output_padding(sig: Signature, n: int) -> list[int]:
 def _verify_conv_transpose(sig: Signature) -> None:
     n, w_in = _check_weights(sig, 0)
     group = sig.attr("group")
-    c = sig["x"].shape[1]
+    c = sig["x"].dims[1]
     if _known(c) and _known(w_in) and c != w_in:
         raise VerifyError(f"conv_transpose: the input has {c} channels but the weight {sig['w']} "
                           f"(C x M/group x K...) takes {w_in}")
     if _known(w_in) and w_in % group:
         raise VerifyError(f"conv_transpose: {w_in} input channels do not split into {group} groups")
-    m = sig["w"].shape[1] * group if _known(sig["w"].shape[1]) else None
+    m = sig["w"].dims[1] * group if _known(sig["w"].dims[1]) else None
     _check_bias(sig, m)
     axis_lists(sig, n)
     pads_list(sig, n)
@@ -153,16 +153,16 @@ def _infer_conv_transpose(sig: Signature) -> list[TensorType]:
     out_pad = _output_padding(sig, n)
     out: list[Dim] = []
     for i in range(n):
-        size, k = x.shape[2 + i], w.shape[2 + i]
-        if not (_known(size) and _known(k)):
+        size, k = x.dims[2 + i], w.dims[2 + i]
+        if not (isinstance(size, int) and isinstance(k, int)):
             out.append(None)
             continue
         o = transpose_size(size, k, strides[i], dilations[i], pads[i], pads[n + i], out_pad[i])
         if o < 1:
             raise VerifyError(f"conv_transpose: pads {pads} leave no output along spatial axis {i}")
         out.append(o)
-    m = w.shape[1] * sig.attr("group") if _known(w.shape[1]) else None
-    return [TensorType((x.shape[0], m, *out), expressed(x.element))]
+    m = w.dims[1] * sig.attr("group") if _known(w.dims[1]) else None
+    return [TensorType((x.dims[0], m, *out), expressed(x.element))]
 
 
 define_op(
@@ -202,9 +202,9 @@ def _infer_pool(sig: Signature) -> list[TensorType]:
     x = sig["x"]
     n = x.rank - 2
     strides, dilations = axis_lists(sig, n)
-    out = spatial_out(sig, x.shape[2:], _kernel(sig, n), strides, dilations, pads_list(sig, n),
+    out = spatial_out(sig, x.dims[2:], _kernel(sig, n), strides, dilations, pads_list(sig, n),
                       ceil_mode=bool(sig.attr("ceil_mode")))
-    return [x.with_shape((x.shape[0], x.shape[1], *out))]
+    return [x.with_shape((x.dims[0], x.dims[1], *out))]
 
 
 POOL_ATTRS = {
@@ -230,7 +230,7 @@ define_op(
 
 def _infer_global(sig: Signature) -> list[TensorType]:
     x = sig["x"]
-    return [x.with_shape((x.shape[0], x.shape[1]) + (1,) * (x.rank - 2))]
+    return [x.with_shape((x.dims[0], x.dims[1]) + (1,) * (x.rank - 2))]
 
 
 def _verify_global(sig: Signature) -> None:

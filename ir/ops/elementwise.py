@@ -42,7 +42,7 @@ def require_elements(sig: Signature, allowed: frozenset[str], what: str,
 
 def broadcast_types(sig: Signature, element) -> list[TensorType]:
     """One result: the broadcast shape of all operands, with `element`."""
-    return [TensorType(broadcast_dims([t.shape for t in sig.types]), element)]
+    return [TensorType(broadcast_dims([t.dims for t in sig.types]), element)]
 
 
 def _need_operands(sig: Signature) -> None:

@@ -75,7 +75,7 @@ def _no_axis(_: int) -> None:
 
 def _bounded(s: Signature, small: TensorType, big: TensorType, skip: int, what: str) -> None:
     """Known dims of `small` (an index tensor) must not exceed those of `big`, except at `skip`."""
-    for i, (a, b) in enumerate(zip(small.shape, big.shape)):
+    for i, (a, b) in enumerate(zip(small.dims, big.dims)):
         if i != skip and isinstance(a, int) and isinstance(b, int) and a > b:
             raise VerifyError(f"{s.defn.name}: dimension {i} of {what} {small} exceeds that of {big}")
 
@@ -96,7 +96,7 @@ def range_length(start, limit, delta) -> int:
 def _verify_range(s: Signature) -> None:
     for key in ("start", "limit", "delta"):
         t = s[key]
-        if t.rank > 1 or (t.rank == 1 and isinstance(t.shape[0], int) and t.shape[0] != 1):
+        if t.rank > 1 or (t.rank == 1 and isinstance(t.dims[0], int) and t.dims[0] != 1):
             raise VerifyError(f"range: {key} must be a scalar (or hold one element), got {t}")
         if expressed(t.element) not in RANGE_ELEMENTS or t.is_quantized:
             raise VerifyError(f"range takes i16, i32, i64, f32 or f64 operands, got {key} {t}")
@@ -137,7 +137,7 @@ define_op(
 
 def _infer_nonzero(s: Signature):
     x = s["x"]
-    count: Dim = 0 if 0 in x.shape else None
+    count: Dim = 0 if 0 in x.dims else None
     return [TensorType((max(x.rank, 1), count), "i64")]  # a scalar has one row, as onnxruntime
 
 
@@ -160,7 +160,7 @@ def _verify_topk(s: Signature) -> None:
     if x.rank == 0:
         raise VerifyError(f"topk needs an operand of rank >= 1, got {x}")
     axis = check_axis(s, "axis", x.rank)
-    k, d = s.attr("k"), x.shape[axis]
+    k, d = s.attr("k"), x.dims[axis]
     if k < 0 or (isinstance(d, int) and k > d):
         raise VerifyError(f"topk: k={k} must lie in [0, {d}], the size of axis {axis} of {x}")
     check_flag(s, "largest")
@@ -169,7 +169,7 @@ def _verify_topk(s: Signature) -> None:
 
 def _infer_topk(s: Signature):
     x, axis, k = s["x"], s.attr("axis"), s.attr("k")
-    shape = list(x.shape)
+    shape = list(x.dims)
     shape[axis] = k
     values = carry(x, shape, lambda a: None if a == axis else a, "topk")
     return [values, TensorType(tuple(shape), "i64")]
@@ -198,7 +198,7 @@ def _verify_gather_elements(s: Signature) -> None:
 
 def _infer_gather_elements(s: Signature):
     data, idx = s["data"], s["indices"]
-    return [carry(data, idx.shape, _no_axis, "gather_elements")]
+    return [carry(data, idx.dims, _no_axis, "gather_elements")]
 
 
 define_op(
@@ -216,7 +216,7 @@ def _gather_nd_parts(s: Signature) -> tuple[int, int]:
         raise VerifyError(f"gather_nd needs data and indices of rank >= 1, got {data} and {idx}")
     if not 0 <= b < min(data.rank, idx.rank):
         raise VerifyError(f"gather_nd: batch_dims {b} must be in [0, {min(data.rank, idx.rank)})")
-    m = idx.shape[-1]
+    m = idx.dims[-1]
     if not isinstance(m, int):
         raise VerifyError(f"gather_nd needs the last dim of indices {idx} known to tell the result's rank")
     if not 1 <= m <= data.rank - b:
@@ -228,8 +228,8 @@ def _infer_gather_nd(s: Signature):
     data, idx = s["data"], s["indices"]
     b, m = _gather_nd_parts(s)
     batch = [merge_dim(p, q, f"gather_nd batch dimension {i} of {data} and {idx}")
-             for i, (p, q) in enumerate(zip(data.shape[:b], idx.shape[:b]))]
-    shape = batch + list(idx.shape[b:-1]) + list(data.shape[b + m:])
+             for i, (p, q) in enumerate(zip(data.dims[:b], idx.dims[:b]))]
+    shape = batch + list(idx.dims[b:-1]) + list(data.dims[b + m:])
 
     def new_axis(a: int) -> int | None:
         if a < b:
@@ -262,13 +262,13 @@ def _verify_scatter_nd(s: Signature) -> None:
     _check_reduction(s)
     if idx.rank == 0:
         raise VerifyError(f"scatter_nd needs indices of rank >= 1, got {idx}")
-    m = idx.shape[-1]
+    m = idx.dims[-1]
     if not isinstance(m, int):
         return  # the shape of updates is checked when the op runs
     if not 1 <= m <= data.rank:
         raise VerifyError(f"scatter_nd: the last dim of indices {idx} must be in [1, {data.rank}]")
-    want = list(idx.shape[:-1]) + list(data.shape[m:])
-    for i, (u, w) in enumerate(zip(upd.shape, want)):
+    want = list(idx.dims[:-1]) + list(data.dims[m:])
+    for i, (u, w) in enumerate(zip(upd.dims, want)):
         merge_dim(u, w, f"scatter_nd: dimension {i} of updates {upd}")
     if upd.rank != len(want):
         raise VerifyError(f"scatter_nd: updates {upd} must have rank {len(want)} "
@@ -290,7 +290,7 @@ def _verify_scatter_elements(s: Signature) -> None:
         raise VerifyError(f"scatter_elements needs data, indices and updates of one rank >= 1, got "
                           f"{data}, {idx} and {upd}")
     axis = check_axis(s, "axis", data.rank)
-    for i, (a, b) in enumerate(zip(idx.shape, upd.shape)):
+    for i, (a, b) in enumerate(zip(idx.dims, upd.dims)):
         merge_dim(a, b, f"scatter_elements: dimension {i} of indices {idx} and updates {upd}")
     _bounded(s, idx, data, axis, "indices")
 
@@ -308,7 +308,7 @@ define_op(
 def _verify_one_hot(s: Signature) -> None:
     idx, values = s["indices"], s["values"]
     require_elements(s, NUMERIC, "numeric indices", [idx])
-    if values.rank != 1 or (isinstance(values.shape[0], int) and values.shape[0] != 2):
+    if values.rank != 1 or (isinstance(values.dims[0], int) and values.dims[0] != 2):
         raise VerifyError(f"one_hot: values must be [off, on], a tensor of 2 elements, got {values}")
     if s.attr("depth") < 1:
         raise VerifyError(f"one_hot: depth must be >= 1, got {s.attr('depth')}")
@@ -317,7 +317,7 @@ def _verify_one_hot(s: Signature) -> None:
 
 def _infer_one_hot(s: Signature):
     idx, values, axis = s["indices"], s["values"], s.attr("axis")
-    shape = list(idx.shape[:axis]) + [s.attr("depth")] + list(idx.shape[axis:])
+    shape = list(idx.dims[:axis]) + [s.attr("depth")] + list(idx.dims[axis:])
     return [carry(values, shape, _no_axis, "one_hot")]
 
 

@@ -57,8 +57,8 @@ def _gemm_dims(s: Signature) -> tuple[Dim, Dim, Dim, Dim]:
     for key, t in (("a", a), ("b", b)):
         if t.rank != 2:
             raise VerifyError(f"gemm: operand {key} must be a matrix (rank 2), got {t}")
-    m, ka = (a.shape[1], a.shape[0]) if s.attr("trans_a") else a.shape
-    kb, n = (b.shape[1], b.shape[0]) if s.attr("trans_b") else b.shape
+    m, ka = (a.dims[1], a.dims[0]) if s.attr("trans_a") else a.dims
+    kb, n = (b.dims[1], b.dims[0]) if s.attr("trans_b") else b.dims
     return m, ka, kb, n
 
 
@@ -72,7 +72,7 @@ def _verify_gemm(s: Signature) -> None:
         raise VerifyError(f"gemm: inner dims differ: op(a) is {fmt_shape([m, ka])}, "
                           f"op(b) is {fmt_shape([kb, n])}")
     if s.has("c"):
-        check_broadcasts_to("gemm", "operand c", s["c"].shape, (m, n))
+        check_broadcasts_to("gemm", "operand c", s["c"].dims, (m, n))
     check_fused_activation(s)
 
 
@@ -96,7 +96,7 @@ define_op(
            **FUSED_ACTIVATION_ATTRS},
     infer=_infer_gemm, verify=_verify_gemm, family="linalg", traits=["pure"], quant="compute",
     weight_axis=lambda s: 0 if s.attr("trans_b") else 1,
-    macs_per_output=lambda s: _known(s["a"].shape[0] if s.attr("trans_a") else s["a"].shape[-1]),
+    macs_per_output=lambda s: _known(s["a"].dims[0] if s.attr("trans_a") else s["a"].dims[-1]),
     doc="y = alpha * op(a) @ op(b) + beta * c, op(t) = t^T when trans_t=1; c broadcasts to [M, N].")
 
 
@@ -116,7 +116,7 @@ def _matmul_parts(s: Signature) -> tuple[tuple[Dim, ...], list[Dim], Dim, Dim]:
 
 def _verify_matmul(s: Signature) -> None:
     check_numeric(s, ["a", "b"])
-    a, b = s["a"].shape, s["b"].shape
+    a, b = s["a"].dims, s["b"].dims
     try:
         _, _, ka, kb = _matmul_parts(s)
     except VerifyError as e:
@@ -138,6 +138,6 @@ define_op(
     "matmul", operands=["a", "b"], attrs=FUSED_ACTIVATION_ATTRS, infer=_infer_matmul, verify=_verify_matmul,
     family="linalg", traits=["pure"], quant="compute",
     weight_axis=lambda s: 1 if s["b"].rank == 2 else None,  # one scale per column of the result
-    macs_per_output=lambda s: _known(s["a"].shape[-1]),
+    macs_per_output=lambda s: _known(s["a"].dims[-1]),
     doc="y = numpy.matmul(a, b): y[..., i, j] = sum_k a[..., i, k] * b[..., k, j], batch dims "
         "broadcast; a 1-D a is [1, K] and a 1-D b is [K, 1], the added dim dropped from y.")

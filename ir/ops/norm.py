@@ -38,12 +38,12 @@ def _check_channel_params(s: Signature, keys, min_rank: int, layout: str) -> Non
     if x.rank < min_rank:
         raise VerifyError(f"{s.defn.name}: x must be {layout} (rank {min_rank} or more), got {x}")
     _check_float(s, ["x", *keys])
-    c = x.shape[1]
+    c = x.dims[1]
     for k in keys:
         t = s[k]
-        if t.rank != 1 or dims_clash(t.shape[0], c):
+        if t.rank != 1 or dims_clash(t.dims[0], c):
             raise VerifyError(f"{s.defn.name}: operand {k} must have shape [{c if c is not None else '?'}] "
-                              f"(one entry per channel of x {fmt_shape(x.shape)}), got {fmt_shape(t.shape)}")
+                              f"(one entry per channel of x {fmt_shape(x.dims)}), got {fmt_shape(t.dims)}")
 
 
 def _check_epsilon(s: Signature) -> None:
@@ -90,9 +90,9 @@ def _verify_layer_norm(s: Signature) -> None:
     axis = normalize_axis(s.attr("axis"), x.rank, "layer_norm: axis")
     keys = ["x", "scale"] + (["bias"] if s.has("bias") else [])
     _check_float(s, keys)
-    target = x.shape[axis:]
+    target = x.dims[axis:]
     for k in keys[1:]:
-        check_broadcasts_to("layer_norm", f"operand {k}", s[k].shape, target)
+        check_broadcasts_to("layer_norm", f"operand {k}", s[k].dims, target)
     _check_epsilon(s)
     if s.attr("stats") not in (0, 1):
         raise VerifyError(f"layer_norm: stats must be 0 (result y only) or 1 (y, mean, inv_std_dev), "
@@ -106,7 +106,7 @@ def _infer_layer_norm(s: Signature):
         return y
     x = s["x"]
     axis = normalize_axis(s.attr("axis"), x.rank, "layer_norm: axis")
-    stat = TensorType(tuple(x.shape[:axis]) + (1,) * (x.rank - axis), "f32")
+    stat = TensorType(tuple(x.dims[:axis]) + (1,) * (x.rank - axis), "f32")
     return y + [stat, stat]
 
 

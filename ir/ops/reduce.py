@@ -43,7 +43,7 @@ def _check_axes(s: Signature) -> tuple[int, ...]:
 
 def _reduced_shape(x: TensorType, axes, keepdims: int) -> tuple[Dim, ...]:
     out: list[Dim] = []
-    for i, d in enumerate(x.shape):
+    for i, d in enumerate(x.dims):
         if i in axes:
             if keepdims:
                 out.append(1)

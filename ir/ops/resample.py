@@ -43,7 +43,7 @@ def _verify_pad(s: Signature) -> None:
     if len(pads) != 2 * x.rank:
         raise VerifyError(f"pad: pads has {len(pads)} values but a rank-{x.rank} operand needs {2 * x.rank} "
                           f"([begin..., end...] per axis)")
-    for i, d in enumerate(x.shape):
+    for i, d in enumerate(x.dims):
         b, e = pads[i], pads[i + x.rank]
         if not isinstance(d, int):
             continue
@@ -61,7 +61,7 @@ def _infer_pad(s: Signature):
     x = s["x"]
     pads = s.attr("pads")
     out: list[Dim] = []
-    for i, d in enumerate(x.shape):
+    for i, d in enumerate(x.dims):
         total = pads[i] + pads[i + x.rank]
         if isinstance(d, int):
             out.append(d + total)
@@ -148,8 +148,8 @@ def _infer_resize(s: Signature):
     axes = s.attr("axes")
     scales, sizes = s.attr("scales"), s.attr("sizes")
     policy = s.attr("keep_aspect_ratio_policy")
-    in_dims = [x.shape[a] for a in axes]
-    out = list(x.shape)
+    in_dims = [x.dims[a] for a in axes]
+    out = list(x.dims)
     if sizes is not None and (scales is not None or policy == "stretch"):
         new: list[Dim] = list(sizes)
     elif all(isinstance(d, int) for d in in_dims):

@@ -32,6 +32,7 @@ VerifyError saying why.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from typing import Callable, Sequence
 
@@ -120,7 +121,7 @@ def run_time(s: Signature, *keys: str) -> bool:
 
 def operand_length(s: Signature, key: str) -> int | None:
     """The static length of the 1-D operand `key`, if its type says."""
-    n = s[key].shape[0]
+    n = s[key].dims[0]
     return n if isinstance(n, int) else None
 
 
@@ -153,11 +154,12 @@ def _infer_concat(s: Signature):
     # quantized operands with different parameters are requantized to the result's type
     shape: list[Dim] = []
     for i in range(rank):
-        dims = [t.shape[i] for t in types]
+        dims = [t.dims[i] for t in types]
         if i == axis:
             known = [d for d in dims if d != 0]
-            if all(isinstance(d, int) for d in dims):
-                shape.append(sum(dims))
+            sizes = [d for d in dims if isinstance(d, int)]
+            if len(sizes) == len(dims):
+                shape.append(sum(sizes))
             elif len(known) == 1:
                 shape.append(known[0])
             else:
@@ -183,7 +185,7 @@ def _verify_split(s: Signature) -> None:
         raise VerifyError("split needs at least one size in `split`")
     if any(n < 0 for n in sizes):
         raise VerifyError(f"split sizes must be >= 0, got {list(sizes)}")
-    d = x.shape[axis]
+    d = x.dims[axis]
     if isinstance(d, int) and sum(sizes) != d:
         raise VerifyError(f"split sizes {list(sizes)} add up to {sum(sizes)} but dimension {axis} of {x} is {d}")
 
@@ -193,7 +195,7 @@ def _infer_split(s: Signature):
     axis = norm_axis(s.attr("axis"), x.rank, "split axis")
     out = []
     for n in s.attr("split"):
-        shape = list(x.shape)
+        shape = list(x.dims)
         shape[axis] = n
         out.append(carry(x, shape, _keep_if_untouched({axis}), "split"))
     return out
@@ -249,7 +251,7 @@ def _infer_slice(s: Signature):
     for k in ("starts", "ends", "axes", "steps"):
         if k not in s.attrs:
             raise VerifyError(f"slice needs attribute {k!r}")
-    shape = list(x.shape)
+    shape = list(x.dims)
     touched = set()
     for axis, start, end, step in _slice_params(s):
         d = shape[axis]
@@ -316,19 +318,19 @@ def _infer_reshape(s: Signature):
         if d == -1:
             out.append(_INFER)
         elif d == 0 and not allowzero:
-            out.append(x.shape[i])
+            out.append(x.dims[i])
             copied.add(i)
         else:
             out.append(d)
-    rest_in = [d for i, d in enumerate(x.shape) if i not in copied]
+    rest_in = [d for i, d in enumerate(x.dims) if i not in copied]
     given = [d for i, d in enumerate(out) if d is not _INFER and i not in copied]
     # Cancel names common to both sides; what remains must multiply to the same count.
     ins, outs = Counter(d for d in rest_in if isinstance(d, str)), Counter(d for d in given if isinstance(d, str))
     common = ins & outs
     in_names, out_names = list((ins - common).elements()), list((outs - common).elements())
     in_unknown, out_unknown = None in rest_in, None in given
-    in_count = dim_product([d for d in rest_in if isinstance(d, int)])
-    out_count = dim_product([d for d in given if isinstance(d, int)])
+    in_count = math.prod(d for d in rest_in if isinstance(d, int))
+    out_count = math.prod(d for d in given if isinstance(d, int))
     target = f"reshape cannot give {x} the shape {list(shape)}"
     if _INFER in out:
         fill: Dim = None
@@ -363,7 +365,7 @@ def _infer_flatten(s: Signature):
     if not -x.rank <= axis <= x.rank:
         raise VerifyError(f"flatten axis {axis} out of range for rank {x.rank}")
     axis = axis + x.rank if axis < 0 else axis
-    return [carry(x, (dim_product(x.shape[:axis]), dim_product(x.shape[axis:])), None, "flatten")]
+    return [carry(x, (dim_product(x.dims[:axis]), dim_product(x.dims[axis:])), None, "flatten")]
 
 
 define_op(
@@ -378,7 +380,7 @@ def _infer_transpose(s: Signature):
     x, perm = s["x"], list(s.attr("perm"))
     if sorted(perm) != list(range(x.rank)):
         raise VerifyError(f"transpose perm {perm} is not a permutation of the {x.rank} axes of {x}")
-    return [carry(x, [x.shape[p] for p in perm], perm.index, "transpose")]
+    return [carry(x, [x.dims[p] for p in perm], perm.index, "transpose")]
 
 
 define_op(
@@ -391,10 +393,10 @@ def _infer_squeeze(s: Signature):
     x = s["x"]
     axes = set(norm_axes(s.attr("axes"), x.rank, "squeeze axis"))
     for a in sorted(axes):
-        if isinstance(x.shape[a], int) and x.shape[a] != 1:
-            raise VerifyError(f"squeeze axis {a} of {x} has size {x.shape[a]}, not 1")
+        if isinstance(x.dims[a], int) and x.dims[a] != 1:
+            raise VerifyError(f"squeeze axis {a} of {x} has size {x.dims[a]}, not 1")
     keep = [i for i in range(x.rank) if i not in axes]
-    return [carry(x, [x.shape[i] for i in keep], lambda a: keep.index(a) if a in keep else None, "squeeze")]
+    return [carry(x, [x.dims[i] for i in keep], lambda a: keep.index(a) if a in keep else None, "squeeze")]
 
 
 define_op(
@@ -408,7 +410,7 @@ def _infer_unsqueeze(s: Signature):
     rank = x.rank + len(s.attr("axes"))
     axes = set(norm_axes(s.attr("axes"), rank, "unsqueeze axis"))
     kept = [i for i in range(rank) if i not in axes]  # output position of each x dim
-    dims = iter(x.shape)
+    dims = iter(x.dims)
     shape = [1 if i in axes else next(dims) for i in range(rank)]
     return [carry(x, shape, lambda a: kept[a], "unsqueeze")]
 
@@ -429,21 +431,21 @@ def _infer_expand(s: Signature):
             raise VerifyError(f"expand needs a shape of static length to know its rank, got {s['shape']}")
         # a dim of x other than 1 stays (the shape can only be 1 or that dim there)
         lead = max(n - x.rank, 0)
-        dims = [None] * max(n, x.rank)
-        for a, d in enumerate(x.shape):
+        dims: list[Dim] = [None] * max(n, x.rank)
+        for a, d in enumerate(x.dims):
             if d != 1 and d is not None:
                 dims[a + lead] = d
-        return [carry(x, dims, lambda a: a + lead if dims[a + lead] == x.shape[a] else None, "expand")]
+        return [carry(x, dims, lambda a: a + lead if dims[a + lead] == x.dims[a] else None, "expand")]
     if s.attr("shape") is None:
         raise VerifyError("expand needs its shape, as the attribute `shape` or an operand")
     shape = list(s.attr("shape"))
     if any(d < 0 for d in shape):
         raise VerifyError(f"expand shape {shape} has a negative dim")
-    out = broadcast_dims([x.shape, shape])
+    out = broadcast_dims([x.dims, shape])
     lead = len(out) - x.rank
 
     def axis(a: int) -> int | None:
-        return a + lead if out[a + lead] == x.shape[a] else None
+        return a + lead if out[a + lead] == x.dims[a] else None
 
     return [carry(x, out, axis, "expand")]
 
@@ -469,7 +471,7 @@ def _infer_tile(s: Signature):
         raise VerifyError(f"tile needs one repeat count per dim of {x}, got {reps}")
     if any(r < 0 for r in reps):
         raise VerifyError(f"tile repeats must be >= 0, got {reps}")
-    shape = [dim_product([d, r]) for d, r in zip(x.shape, reps)]
+    shape = [dim_product([d, r]) for d, r in zip(x.dims, reps)]
     return [carry(x, shape, lambda a: a if reps[a] == 1 else None, "tile")]
 
 
@@ -487,7 +489,7 @@ def _infer_gather(s: Signature):
     if idx.element not in INT_ELEMENTS:
         raise VerifyError(f"gather indices must be i32 or i64, got {idx}")
     axis = norm_axis(s.attr("axis"), data.rank, "gather axis")
-    shape = list(data.shape[:axis]) + list(idx.shape) + list(data.shape[axis + 1:])
+    shape = list(data.dims[:axis]) + list(idx.dims) + list(data.dims[axis + 1:])
 
     def new_axis(a: int) -> int | None:
         return a if a < axis else (None if a == axis else a + idx.rank - 1)
@@ -519,7 +521,7 @@ def _infer_shape(s: Signature):
 def _shape_from_types(s: Signature):
     x = s["x"]
     start, end = shape_range(s.attr("start"), s.attr("end"), x.rank)
-    dims = x.shape[start:end]
+    dims = x.dims[start:end]
     return np.array(dims, dtype=np.int64) if all(isinstance(d, int) for d in dims) else None
 
 
@@ -539,12 +541,12 @@ def _infer_constant_of_shape(s: Signature):
     shp = s["shape"]
     if shp.element not in INT_ELEMENTS or shp.rank != 1:
         raise VerifyError(f"constant_of_shape takes a 1-D i64 shape, got {shp}")
-    if not isinstance(shp.shape[0], int):
+    if not isinstance(shp.dims[0], int):
         raise VerifyError(f"constant_of_shape needs a shape operand of static length to know its rank, got {shp}")
     value = s.attr("value")
     if value.size != 1:
         raise VerifyError(f"constant_of_shape value must hold one element, got {value.size}")
-    return [TensorType((None,) * shp.shape[0], s.attr("dtype"))]
+    return [TensorType((None,) * shp.dims[0], s.attr("dtype"))]
 
 
 define_op(

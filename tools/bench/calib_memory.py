@@ -77,7 +77,7 @@ def child_memory(model_path: str, samples: int, method: str, threads: int) -> di
     PassManager("fold").run(graph, PassContext(quiet=True))
     x = graph.inputs[0]
     setup_peak = _maxrss_mb()
-    ctx = PassContext(quiet=True, calib=lambda: random_batches(x.name, x.type.static_shape(), samples, 32))
+    ctx = PassContext(quiet=True, calib=lambda: random_batches(x.io_name, x.type.static_shape(), samples, 32))
     start = time.perf_counter()
     PassManager(f"calibrate{{method={method} threads={threads}}}").run(graph, ctx)
     return {"samples": samples, "setup_peak_mb": setup_peak, "peak_mb": _maxrss_mb(),
@@ -193,17 +193,17 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_time:
             n = str(args.time_samples)
             pipelines = ["fold,calibrate"] + (["fold,fuse,calibrate"] if args.with_fuse else [])
-            runs: dict[str, list[dict]] = {pl: [] for pl in pipelines}
-            runs["onnxruntime"] = []
+            timings: dict[str, list[dict]] = {pl: [] for pl in pipelines}
+            timings["onnxruntime"] = []
             for _ in range(max(1, args.repeat)):
                 for pl in pipelines:
-                    runs[pl].append(_child(["--child", "irc", "--model", model_path, "--name", name, "--n", n,
+                    timings[pl].append(_child(["--child", "irc", "--model", model_path, "--name", name, "--n", n,
                                             "--pipeline", pl, "--threads", str(args.threads)]))
-                runs["onnxruntime"].append(_child(["--child", "ort", "--model", model_path, "--name", name, "--n", n]))
-            results["time"] = runs
+                timings["onnxruntime"].append(_child(["--child", "ort", "--model", model_path, "--name", name, "--n", n]))
+            results["time"] = timings
             if not args.json:
                 print(f"\nwall time on {n} samples, seconds (median of {max(1, args.repeat)}; every run listed):")
-                for key, rs in runs.items():
+                for key, rs in timings.items():
                     secs = sorted(r["seconds"] for r in rs)
                     label = ("onnxruntime quantize_static (MinMax, QDQ)" if key == "onnxruntime"
                              else f"irc import + {key} (calibrate method=minmax)")

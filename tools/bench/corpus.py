@@ -42,6 +42,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from irc.ir.diagnostics import IRError
 
@@ -183,7 +184,7 @@ def run_corpus(corpus: Path | str, opts: CorpusOptions | None = None, *, names: 
     folders = find_models(corpus, names)
     work = Path(workdir) if workdir else default_corpus_workdir()
     work.mkdir(parents=True, exist_ok=True)
-    result = {"schema": SCHEMA, "command": command, "environment": environment(), "corpus": str(corpus),
+    result: dict[str, Any] = {"schema": SCHEMA, "command": command, "environment": environment(), "corpus": str(corpus),
               "workdir": str(work), "quantizers": list(opts.quantizers), "options": opts.to_json(), "models": []}
     bar = None
     if progress:
@@ -224,7 +225,7 @@ def _status(entry: dict, markdown: bool) -> str:
         if entry.get("info", {}).get("preprocessed") is False:
             text = "ok (without pre-processing)"
         return text
-    stage = entry.get("stage")
+    stage = entry.get("stage") or ""
     prefix = {"load": "onnxruntime load: ", "run": "onnxruntime run: ", "fp32": "fp32 model: ",
               "kernels": "kernel check: "}.get(stage, "")
     text = prefix + (entry.get("error") or "error")

@@ -124,6 +124,8 @@ def _load_hook(spec: str):
     """FILE.py:FUNCTION, a quantize function with irc.quantize's signature (for tests)."""
     path, _, func = spec.rpartition(":")
     module_spec = importlib.util.spec_from_file_location("corpus_quantize_hook", path)
+    if module_spec is None or module_spec.loader is None:
+        raise ImportError(f"{path} cannot be loaded as a Python module")
     module = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(module)
     return getattr(module, func)

@@ -69,7 +69,8 @@ def _child(argv: list[str] | None = None) -> int:
         import onnxruntime  # noqa: F401  (counted in the baseline)
     else:
         import openvino  # noqa: F401
-    from runtimes import Runner  # this file's folder is sys.path[0] when run as a script
+    # this file's folder is sys.path[0] when run as a script (mypy sees it as irc.bench.runtimes)
+    from runtimes import Runner  # type: ignore[import-not-found]
 
     baseline = _peak_mb()
     rng = np.random.default_rng(0)

@@ -29,8 +29,7 @@ def geomeans(result: dict) -> list[dict]:
                      if c["threads"] == threads and c["batch"] == batch and "variants" in c]
             row = {"threads": threads, "batch": batch, "variants": {}}
             for v in [*variants, *(["irc_vs_ort"] if _has_pair(result) else [])]:
-                vals = [_speedup(c, v) for c in cells]
-                vals = [x for x in vals if x is not None]
+                vals = [x for x in (_speedup(c, v) for c in cells) if x is not None]
                 g = geomean(vals)
                 if g is not None:
                     row["variants"][v] = {"speedup": g, "models": len(vals)}

@@ -9,7 +9,7 @@ for the fp32 variant (the plugin would otherwise pick bf16 on CPUs that have it)
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -44,9 +44,9 @@ class Runner:
 
     def __init__(self, path: Path, runtime: str, name: str) -> None:
         self.path, self.runtime, self.name = path, runtime, name
-        self._sessions: dict[int, object] = {}
+        self._sessions: dict[int, Any] = {}  # onnxruntime sessions
 
-    def bind(self, feeds: dict[str, np.ndarray], threads: int) -> Callable[[], object]:
+    def bind(self, feeds: dict[str, np.ndarray], threads: int) -> Callable[[], Any]:
         """A no-argument callable that runs the variant once on `feeds` (what it returns varies)."""
         if self.runtime == "ort":
             sess = self._sessions.get(threads)

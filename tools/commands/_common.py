@@ -40,7 +40,7 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     from irc.ir.weights_io import atomic_write_bytes
 
     buf = io.BytesIO()
-    np.savez(buf, **arrays)
+    np.savez(buf, **arrays)  # type: ignore[arg-type]  # the keywords are array names (none is allow_pickle)
     atomic_write_bytes(path, buf.getvalue())
 
 

@@ -123,7 +123,7 @@ class FilePlan:
         """An accuracy-budget report: the file and, for HTML, its JSON twin."""
         from irc.budget_report import report_files
 
-        files = report_files(path)
+        files = report_files(Path(path))
         self.write(what, files[0])
         for extra in files[1:]:
             self.write(f"the JSON file of {what}", extra)

@@ -48,7 +48,8 @@ def _summary(ctx) -> None:
 
 def run(args) -> int:
     from irc.ir import load_ir, print_graph, save_ir
-    from irc.passes import PassContext, PassManager, PrintIRAfterAll, TimePasses, load_plugin, parse_pipeline
+    from irc.passes import (Instrument, PassContext, PassManager, PrintIRAfterAll, TimePasses, load_plugin,
+                            parse_pipeline)
 
     from ._paths import FilePlan
 
@@ -66,7 +67,7 @@ def run(args) -> int:
         load_plugin(module)
     pipeline = parse_pipeline(args.pipeline)
     graph = load_ir(args.input)
-    instruments = []
+    instruments: list[Instrument] = []
     if args.print_ir_after_all:
         instruments.append(PrintIRAfterAll(sys.stderr))
     if args.time_passes:

@@ -33,7 +33,7 @@ SCAN_BYTES = 64 << 20
 
 
 def input_specs(graph: Graph) -> list[InputSpec]:
-    return [InputSpec(v.name, tuple(d if isinstance(d, int) else None for d in v.type.shape), v.type.dtype)
+    return [InputSpec(v.io_name, tuple(d if isinstance(d, int) else None for d in v.type.dims), v.type.dtype)
             for v in graph.inputs]
 
 
@@ -69,8 +69,8 @@ def _check_npz(dataset, graph: Graph, path: str) -> None:
                       f"arrays in the file: {', '.join(map(repr, sorted(arrays)))})")
     for v in graph.inputs:
         a = arrays[v.name]
-        want = "[" + ", ".join(format_dim(d) for d in v.type.shape[1:]) + "]"
-        if a.ndim != v.type.rank or any(isinstance(d, int) and d != s for d, s in zip(v.type.shape[1:], a.shape[1:])):
+        want = "[" + ", ".join(format_dim(d) for d in v.type.dims[1:]) + "]"
+        if a.ndim != v.type.rank or any(isinstance(d, int) and d != s for d, s in zip(v.type.dims[1:], a.shape[1:])):
             raise IRError(f"{path}: array {v.name!r} has shape {list(a.shape)}, but model input {v.name!r} "
                           f"takes samples of shape {want} ({v.type})")
         if a.dtype.kind not in "biuf":

@@ -39,7 +39,8 @@ def _member_array(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.
                 elif version == (2, 0):
                     shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
                 else:  # version 3.0 (utf-8 field names) has no public reader
-                    shape, fortran, dtype = np.lib.format._read_array_header(f, version)
+                    # private, but the reader numpy itself uses for 3.0
+                    shape, fortran, dtype = np.lib.format._read_array_header(f, version)  # type: ignore[attr-defined]
             except ValueError as e:
                 raise IRError(f"{where}: not a valid .npy array: {e}") from None
             offset = f.tell()
@@ -81,10 +82,11 @@ class NpzDataset(Dataset):
         lengths = {k: (a.shape[0] if a.ndim else None) for k, a in self.arrays.items()}
         if self.labels is not None:
             lengths[LABELS] = self.labels.shape[0] if self.labels.ndim else None
-        if any(v is None for v in lengths.values()) or len(set(lengths.values())) != 1:
+        n = next(iter(lengths.values()))
+        if n is None or any(v is None for v in lengths.values()) or len(set(lengths.values())) != 1:
             raise IRError(f"{self.path}: every array needs the same leading sample axis; lengths: "
                           + ", ".join(f"{k}={v}" for k, v in lengths.items()))
-        self.n = next(iter(lengths.values()))
+        self.n: int = n
         if self.n == 0:
             raise IRError(f"{self.path}: the data set is empty (0 samples)")
         if self.labels is not None:

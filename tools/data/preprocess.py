@@ -23,8 +23,8 @@ from irc.ir.diagnostics import IRError
 
 CHANNELS = ("RGB", "BGR", "GRAY")
 LAYOUTS = ("NCHW", "NHWC")
-_RESAMPLE = {"nearest": Image.NEAREST, "bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC,
-             "lanczos": Image.LANCZOS, "box": Image.BOX}
+_RESAMPLE = {"nearest": Image.Resampling.NEAREST, "bilinear": Image.Resampling.BILINEAR,
+             "bicubic": Image.Resampling.BICUBIC, "lanczos": Image.Resampling.LANCZOS, "box": Image.Resampling.BOX}
 
 
 def _size(v: Any, key: str, where: str) -> tuple[int, int] | int | None:
@@ -172,7 +172,7 @@ class BoundPreprocess:
         if (mh is not None and img.size[1] != mh) or (mw is not None and img.size[0] != mw):
             raise IRError(f"{source}: preprocessing gives a {img.size[1]}x{img.size[0]} image but the model "
                           f"expects {mh}x{mw}; adjust --resize/--crop")
-        a = np.asarray(img, dtype=np.float32)
+        a: np.ndarray = np.asarray(img, dtype=np.float32)
         if a.ndim == 2:
             a = a[:, :, None]
         a = a * np.float32(p.scale / 255.0)

@@ -74,7 +74,7 @@ def iter_batches(dataset: Dataset, inputs: Sequence[InputSpec], *, batch_size: i
         raise IRError(f"--batch-size must be at least 1, got {batch_size}")
     idx = select_indices(len(dataset), limit, seed)
     for start in range(0, len(idx), batch_size):
-        yield dataset.load(idx[start:start + batch_size], inputs)
+        yield dataset.load(idx[start:start + batch_size].tolist(), inputs)
 
 
 def _specs(input_names, input_shapes, dtypes=None) -> list[InputSpec]:

@@ -71,7 +71,7 @@ def parse_annotation(path: Path, classes: list[str], lookup: dict[str, int]) -> 
         if box[2] < box[0] or box[3] < box[1]:
             raise IRError(f"{where}: {what} ({name}) has xmax < xmin or ymax < ymin: {box}")
         d = obj.find("difficult")
-        flag = 0
+        flag: float = 0
         if d is not None and d.text is not None and d.text.strip():
             flag = _number(d.text.strip(), "difficult", where, what)
             if flag not in (0, 1):
@@ -84,6 +84,7 @@ def parse_annotation(path: Path, classes: list[str], lookup: dict[str, int]) -> 
 
 
 class VOCDataset(Dataset):
+    classes: list[str]  # VOC's own names unless given
     kind = "VOC"
     task = "detection"
 

@@ -89,6 +89,8 @@ class DetectionConfig:
                 if p.ndim != 2 or p.shape[1] != 4:
                     raise IRError(f"priors file {self.priors_file}: expected shape [P, 4], got {list(p.shape)}")
                 self._priors_cache = p.astype(np.float32)
+            elif self.priors is None:
+                raise IRError("no prior boxes: give a [priors] table or priors_file (a .npy of [P, 4] cx, cy, w, h)")
             else:
                 try:
                     self._priors_cache = ssd_priors(**dict(self.priors))

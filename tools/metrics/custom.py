@@ -21,6 +21,7 @@ import inspect
 import math
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -41,6 +42,8 @@ def load_object(spec: str):
                 raise IRError(f"custom metric {spec!r}: file {path} does not exist")
             name = f"irc_user_metric_{abs(hash(str(path.resolve())))}"
             module_spec = importlib.util.spec_from_file_location(name, path)
+            if module_spec is None or module_spec.loader is None:
+                raise IRError(f"custom metric {spec!r}: {path} cannot be loaded as a Python module")
             module = importlib.util.module_from_spec(module_spec)
             sys.modules[name] = module
             module_spec.loader.exec_module(module)
@@ -67,6 +70,7 @@ class CustomMetric(Metric):
         self.spec = spec
         self.name = spec.rpartition(":")[2]
         obj = load_object(spec)
+        self.instance: Any  # the user's streaming metric object, or None
         if inspect.isclass(obj):
             try:
                 self.instance = obj()

@@ -59,8 +59,8 @@ def _fold_constant_reshapes(graph: onnx.GraphProto) -> None:
             arr = numpy_helper.to_array(data)
             shape = numpy_helper.to_array(inits[n.input[1]])
             # 0 copies the input dimension (opset < 14 has no allowzero)
-            shape = [arr.shape[i] if s == 0 else int(s) for i, s in enumerate(shape)]
-            folded = arr.reshape(shape)
+            dims = [arr.shape[i] if s == 0 else int(s) for i, s in enumerate(shape)]
+            folded = arr.reshape(dims)
         elif data is not None and n.op_type == "Unsqueeze" and len(n.input) == 1:
             axes = next(a.ints for a in n.attribute if a.name == "axes")
             folded = numpy_helper.to_array(data)

@@ -102,16 +102,20 @@ def exact_matmul(a: np.ndarray, b: np.ndarray, bound_a: int, bound_b: int) -> np
     if k <= chunk:
         return np.matmul(a, b)
     dtype = accumulator_dtype(k, bound_a, bound_b)
-    total = part = ints = None
+    total: np.ndarray | None = None
+    part: np.ndarray | None = None
+    ints: np.ndarray | None = None
     for start in range(0, k, chunk):
         ks = slice(start, min(start + chunk, k))
         part = np.matmul(a[..., ks], b[ks] if b.ndim == 1 else b[..., ks, :], out=part)
-        if total is None:
+        if total is None or ints is None:
             total = part.astype(dtype)
             ints = np.empty_like(total)
         else:  # reused buffers: the float32 product, its integer copy
             np.copyto(ints, part, casting="unsafe")
             total += ints
+    if total is None:  # k > chunk, so the loop ran
+        raise ValueError("exact_matmul: no chunk was multiplied")
     return total
 
 
@@ -178,12 +182,10 @@ def activation_range(op, qt: QuantType) -> tuple[int, int]:
         raise ValueError(f"{op.name}: unknown fused activation {kind!r} (known: relu, clip)")
     real_lo = 0.0 if kind == "relu" else op.attrs.get("activation_min", -np.inf)
     real_hi = op.attrs.get("activation_max", np.inf)
-    if real_lo > -np.inf:
-        lo = max(lo, quantize_scalar(real_lo, qt))
-    if real_hi < np.inf:
-        hi = min(hi, quantize_scalar(real_hi, qt))
+    q_lo = max(lo, quantize_scalar(real_lo, qt)) if real_lo > -np.inf else lo
+    q_hi = min(hi, quantize_scalar(real_hi, qt)) if real_hi < np.inf else hi
     # both inside the storage range; lo > hi (an empty clip) gives hi everywhere, as min(max(.)) does
-    return int(min(lo, qt.qmax)), int(max(hi, qt.qmin))
+    return int(min(q_lo, qt.qmax)), int(max(q_hi, qt.qmin))
 
 
 def bias_values(op, index: int, c: np.ndarray, expected_scales: np.ndarray, what: str = "bias") -> np.ndarray:
@@ -208,6 +210,6 @@ def bias_values(op, index: int, c: np.ndarray, expected_scales: np.ndarray, what
     return c.astype(np.int64) - (zero if qc.is_per_axis else zero[0])
 
 
-def _preview(values: Sequence[float], n: int = 4) -> str:
+def _preview(values: Sequence[float] | np.ndarray, n: int = 4) -> str:
     shown = ", ".join(f"{float(v):.6g}" for v in list(values)[:n])
     return f"[{shown}{', ...' if len(values) > n else ''}]"

@@ -49,6 +49,8 @@ def _geometry(op, x: np.ndarray, kernel_shape: Sequence[int], ceil_mode: bool = 
     strides = _axis_attr(op, "strides", n, 1)
     dilations = _axis_attr(op, "dilations", n, 1)
     pads = resolve_pads(op.attr("auto_pad"), op.attr("pads"), x.shape[2:], kernel_shape, strides, dilations)
+    if pads is None:  # only an unknown size leaves SAME pads open, and an array's sizes are known
+        raise ValueError(f"{op.name}: pads cannot be resolved for input shape {list(x.shape)}")
     out = [window_count(x.shape[2 + i], kernel_shape[i], strides[i], dilations[i], pads[i], pads[n + i], ceil_mode)
            for i in range(n)]
     if min(out, default=1) < 1:

@@ -10,6 +10,7 @@ interpreter with a message naming it. Kernels never write into their operands.
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import numpy as np
 
@@ -124,7 +125,7 @@ def gather_nd(op, data, indices):
 
 # -- scatter --------------------------------------------------------------------------------------
 
-_COMBINE = {
+_COMBINE: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "add": np.add,
     "mul": np.multiply,
     # onnxruntime's std::max(update, current) and std::min(update, current): a nan update

@@ -29,11 +29,11 @@ for _name, _fn in {
 }.items():
     _unary(_name, _fn)
 
-for _name, _fn in {
+for _name, _fn2 in {
     "xor": np.logical_xor, "bitwise_and": np.bitwise_and, "bitwise_or": np.bitwise_or,
     "bitwise_xor": np.bitwise_xor,
 }.items():
-    _binary(_name, _fn)
+    _binary(_name, _fn2)
 
 
 @kernel("sign")

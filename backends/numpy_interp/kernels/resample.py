@@ -104,7 +104,7 @@ def linear_taps(c: np.ndarray, n_in: int):
     return np.stack([i1, i2], axis=1), np.stack([d2, d1], axis=1)
 
 
-def cubic_coefficients(s: np.ndarray, a: float) -> np.ndarray:
+def cubic_coefficients(s: np.ndarray, a: float | np.floating) -> np.ndarray:
     """Keys' cubic convolution weights of the taps at -1, 0, 1, 2 around the floor, for offsets s."""
     a = F32(a)
     s = np.abs(s)
@@ -128,7 +128,7 @@ def cubic_taps(c: np.ndarray, n_in: int, a: float, exclude_outside: bool):
     return np.clip(idx, 0, n_in - 1), w
 
 
-def _aa_filter(mode: str, t: np.ndarray, a: float) -> np.ndarray:
+def _aa_filter(mode: str, t: np.ndarray, a: float | np.floating) -> np.ndarray:
     t = np.abs(t)
     if mode == "linear":
         return np.where(t < F32(1), F32(1) - t, F32(0))
@@ -172,10 +172,12 @@ def _apply_taps(y: np.ndarray, axis: int, idx: np.ndarray, w: np.ndarray) -> np.
     shape = [1] * y.ndim
     shape[axis] = idx.shape[0]
     w = w.astype(y.dtype)
-    out = None
+    out: np.ndarray | None = None
     for t in range(idx.shape[1]):  # a handful of taps: 2 linear, 4 cubic, more when anti-aliasing
         term = np.take(y, idx[:, t], axis=axis) * w[:, t].reshape(shape)
         out = term if out is None else out + term
+    if out is None:
+        raise ValueError("resize: an output position without taps")
     return out
 
 

@@ -48,7 +48,7 @@ def same_dim(e: Element, v: Value, i: int) -> bool:
     if isinstance(e, DimOf) and e.value is v and e.index == i:
         return True
     d = plain(e)
-    return isinstance(d, str) and v.type.shape[i] == d
+    return isinstance(d, str) and v.type.dims[i] == d
 
 
 def shape_elements(graph: Graph, value: Value, depth: int = 0) -> list[Element] | None:
@@ -61,7 +61,7 @@ def shape_elements(graph: Graph, value: Value, depth: int = 0) -> list[Element] 
         return known
     if t.rank == 0:
         return [None]
-    n = t.shape[0]
+    n = t.dims[0]
     return [None] * n if isinstance(n, int) else None
 
 
@@ -75,9 +75,10 @@ def _elements(graph: Graph, value: Value, depth: int) -> list[Element] | None:
     if op.name == "shape":
         x = op.operands[0]
         start, end = shape_range(op.attr("start"), op.attr("end"), x.type.rank)
-        return [DimOf(x, k, x.type.shape[k]) for k in range(start, end)]
+        return [DimOf(x, k, x.type.dims[k]) for k in range(start, end)]
     if op.name == "size":
-        return [dim_product(op.operands[0].type.shape)]
+        t = op.operands[0].type
+        return [dim_product(t.dims) if t.is_ranked else None]
 
     def arg(i: int) -> list[Element] | None:
         return shape_elements(graph, op.operands[i], depth + 1)
@@ -85,13 +86,14 @@ def _elements(graph: Graph, value: Value, depth: int) -> list[Element] | None:
     if op.name in ("identity", "squeeze", "unsqueeze", "reshape", "flatten", "cast"):
         return arg(0)  # same elements in the same order (a cast here is between integer types)
     if op.name == "concat" and op.attr("axis") in (0, -1):
-        parts = [shape_elements(graph, v, depth + 1) for v in op.operands]
-        return None if any(p is None for p in parts) else [e for p in parts for e in p]
+        found = [shape_elements(graph, v, depth + 1) for v in op.operands]
+        parts = [p for p in found if p is not None]
+        return None if len(parts) < len(found) else [e for p in parts for e in p]
     if op.name == "gather" and op.attr("axis") in (0, -1):
         data, idx = arg(0), arg(1)
         if data is None or idx is None or not all(isinstance(i, int) and -len(data) <= i < len(data) for i in idx):
             return None
-        return [data[i] for i in idx]
+        return [data[i] for i in idx if isinstance(i, int)]  # all are (checked above)
     if op.name == "slice" and op.operands[0].type.rank == 1:
         data = arg(0)
         if data is None:

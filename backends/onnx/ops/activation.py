@@ -8,12 +8,14 @@ become float attributes; export writes them back as scalar initializers of x's t
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..registry import exporter, importer
 
 # ONNX op type -> (IR op, {attribute: ONNX default})
-UNARY = {
+UNARY: dict[str, tuple[str, dict[str, Any]]] = {
     "Relu": ("relu", {}),
     "LeakyRelu": ("leaky_relu", {"alpha": 0.01}),
     "Sigmoid": ("sigmoid", {}),

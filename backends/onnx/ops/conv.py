@@ -14,6 +14,8 @@ Export writes the opset-21 form with every attribute explicit.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from irc.ir.ops._conv_shapes import AUTO_PADS, dilated, resolve_pads, split_total
@@ -201,7 +203,7 @@ def _axis(op, key: str, fill: int, length: int) -> list[int]:
 
 def _window_attrs(op) -> dict:
     n = op.operands[0].type.rank - 2
-    attrs = {"strides": _axis(op, "strides", 1, n), "dilations": _axis(op, "dilations", 1, n)}
+    attrs: dict[str, Any] = {"strides": _axis(op, "strides", 1, n), "dilations": _axis(op, "dilations", 1, n)}
     auto_pad = op.attr("auto_pad") if "auto_pad" in op.defn.attrs else "NOTSET"
     if auto_pad != "NOTSET":
         attrs["auto_pad"] = auto_pad

@@ -57,8 +57,9 @@ def known_scalar(ctx, i: int, what: str) -> int | None:
     arr = ctx.const(i)
     if arr is None:
         elems = shape_elements(ctx.graph, ctx.input(i))
-        if elems is not None and len(elems) == 1 and isinstance(_dim(elems[0]), int):
-            return _dim(elems[0])
+        d = _dim(elems[0]) if elems is not None and len(elems) == 1 else None
+        if isinstance(d, int):
+            return d
         raise ctx.not_constant(i, what)
     if arr.size != 1:
         raise ctx.error(f"input {i} ({what}) must hold one element, got shape {list(arr.shape)}")
@@ -70,8 +71,9 @@ def known_scalar(ctx, i: int, what: str) -> int | None:
 
 def _range_dim(ctx, operands) -> Dim:
     """The length of range(start, limit, delta) as far as import knows the operands."""
-    elems = [shape_elements(ctx.graph, v) for v in operands]
-    if any(e is None or len(e) != 1 for e in elems):
+    found = [shape_elements(ctx.graph, v) for v in operands]
+    elems = [e for e in found if e is not None and len(e) == 1]
+    if len(elems) < len(found):
         return None
     start, limit, delta = (_dim(e[0]) for e in elems)
     if all(isinstance(v, int) for v in (start, limit, delta)):

@@ -9,6 +9,8 @@ out, so the IR has one spelling per computation.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 import onnx
@@ -131,7 +133,7 @@ def export_pad(ctx, op):
 
 # -- Resize ---------------------------------------------------------------------------------------
 
-RESIZE_DEFAULTS = {
+RESIZE_DEFAULTS: dict[str, Any] = {
     "mode": "nearest", "coordinate_transformation_mode": "half_pixel", "nearest_mode": "round_prefer_floor",
     "cubic_coeff_a": -0.75, "exclude_outside": 0, "extrapolation_value": 0.0, "antialias": 0,
 }
@@ -274,7 +276,7 @@ def export_resize(ctx, op):
     roi_values = list(op.attr("roi") or [0.0] * len(axes) + [1.0] * len(axes))
     full = _full_rank_form(x.type, axes, kind, values, roi_values, policy)
     if full is not None:  # every axis listed: onnxruntime's layout optimizer needs this form
-        values, roi_values, axes = *full, None
+        (values, roi_values), axes = full, None
     roi = ""
     if coord == "tf_crop_and_resize":
         roi = ctx.initializer(np.asarray(roi_values, dtype=np.float32), f"{base}_roi")

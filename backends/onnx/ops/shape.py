@@ -104,13 +104,15 @@ def run_time_form(ctx, name: str, x, params: dict[str, int], defaults: dict | No
     for key, i in params.items():
         v = ctx.input(i)
         if v is None:
+            if defaults is None:
+                raise ctx.error(f"input {i} ({key}) is missing")
             v = defaults[key](ctx)
         operands.append(v)
     types = None
     if dims is not None:
         inferred = get_op(name).infer_types([v.type for v in operands], attrs or {})[0]
         if len(dims) == inferred.rank:
-            types = [inferred.with_shape(d if d is not None else i for d, i in zip(dims, inferred.shape))]
+            types = [inferred.with_shape(d if d is not None else i for d, i in zip(dims, inferred.dims))]
     return emit(ctx, name, operands, attrs or {}, types=types)
 
 
