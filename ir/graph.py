@@ -141,6 +141,15 @@ class Graph:
             return op.attrs["value"]
         return self.weights[op.attrs["ref"]]
 
+    def const_array(self, value: Value) -> np.ndarray:
+        """The array of a value a caller knows to be constant (an IRError naming it otherwise)."""
+        a = self.const_value(value)
+        if a is None:
+            from .diagnostics import IRError
+
+            raise IRError(f"{value.name or 'a value'} is not a constant")
+        return a
+
     # -- walking and analysis ---------------------------------------------------------------
     def __iter__(self) -> Iterator[Op]:
         return iter(list(self.ops))

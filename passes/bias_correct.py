@@ -67,6 +67,8 @@ class ChannelMeans:
 
     @property
     def mean(self) -> np.ndarray:
+        if self.sums is None:
+            raise PassError("pass 'bias-correct': no calibration batch reached a corrected op")
         return self.sums / max(self.count, 1)
 
 

@@ -68,9 +68,9 @@ def find_pairs(graph: Graph) -> tuple[list[tuple[Op, Op]], int]:
         if (nxt.name != "conv" or nxt.operands[0] is not y or FALLBACK_KEY in nxt.attrs
                 or not _consts(graph, nxt)):
             continue
-        channels = y.type.shape[1]
+        channels = y.type.dims[1]
         group = nxt.attr("group") or 1
-        w2 = graph.const_value(nxt.operands[1])
+        w2 = graph.const_array(nxt.operands[1])
         if not (group == 1 or (group == channels and w2.shape[1] == 1 and w2.shape[0] == channels)):
             continue
         if _activation(op) is None:
@@ -82,8 +82,8 @@ def find_pairs(graph: Graph) -> tuple[list[tuple[Op, Op]], int]:
 
 def _equalize_pair(graph: Graph, first: Op, second: Op, max_scale: float) -> float:
     """Rescale one pair; returns the largest |log s_c| applied."""
-    w1 = graph.const_value(first.operands[1]).astype(np.float64)
-    w2 = graph.const_value(second.operands[1]).astype(np.float64)
+    w1 = graph.const_array(first.operands[1]).astype(np.float64)
+    w2 = graph.const_array(second.operands[1]).astype(np.float64)
     depthwise = (second.attr("group") or 1) != 1
     r1 = np.abs(w1).reshape(w1.shape[0], -1).max(axis=1)
     r2 = (np.abs(w2).reshape(w2.shape[0], -1).max(axis=1) if depthwise
@@ -100,7 +100,7 @@ def _equalize_pair(graph: Graph, first: Op, second: Op, max_scale: float) -> flo
         new_w2 = w2 * s.reshape((1, -1) + (1,) * (w2.ndim - 2))
     _replace(graph, first, 1, new_w1)
     if len(first.operands) > 2:
-        b1 = graph.const_value(first.operands[2]).astype(np.float64).reshape(-1)
+        b1 = graph.const_array(first.operands[2]).astype(np.float64).reshape(-1)
         _replace(graph, first, 2, b1 / s)
     _replace(graph, second, 1, new_w2)
     return float(np.abs(np.log(s)).max(initial=0.0))

@@ -31,7 +31,7 @@ constants, its result is not a graph output, and at least one reader is such a m
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
 import numpy as np
@@ -54,11 +54,13 @@ class _Group:
     matmuls: list[Op]
     others: list  # uses of the result that are not smoothable matmuls
     absmax: np.ndarray | None = None
-    rows: list = None  # sampled rows of y, as float32 arrays of shape (n, K)
+    rows: list = field(default_factory=list)  # sampled rows of y, as float32 arrays of shape (n, K)
 
     @property
     def k(self) -> int:
-        return int(self.ln.results[0].type.shape[-1])
+        k = self.ln.results[0].type.dims[-1]
+        assert isinstance(k, int), 'groups are made for a static last axis only'
+        return k
 
 
 def _const_vector(g: Graph, v: Value | None, k: int) -> np.ndarray | None:
@@ -79,12 +81,12 @@ def find_groups(g: Graph) -> list[_Group]:
             continue
         y = op.results[0]
         t = y.type
-        if id(y) in returned or not t.is_float or t.rank < 1 or not isinstance(t.shape[-1], int):
+        if id(y) in returned or not t.is_float or t.rank < 1 or not isinstance(t.dims[-1], int):
             continue
         axis = op.attr("axis")
         if axis not in (-1, t.rank - 1):
             continue
-        k = t.shape[-1]
+        k = t.dims[-1]
         if _const_vector(g, op.operands[1], k) is None:
             continue
         if len(op.operands) > 2 and _const_vector(g, op.operands[2], k) is None:
@@ -98,7 +100,7 @@ def find_groups(g: Graph) -> list[_Group]:
             else:
                 others.append(u)
         if matmuls and len({id(m) for m in matmuls}) == len(matmuls):
-            out.append(_Group(op, matmuls, others, rows=[]))
+            out.append(_Group(op, matmuls, others))
     return out
 
 
@@ -138,6 +140,8 @@ def choose_scales(group: _Group, weights: list[np.ndarray], alpha: float,
                   alphas: tuple[float, ...]) -> tuple[np.ndarray | None, float | None]:
     """(s, alpha) for the group, or (None, None) when smoothing would not lower the error."""
     wmax = np.max(np.stack([np.abs(w).max(axis=1) for w in weights]), axis=0)
+    if group.absmax is None:
+        raise PassError(f"pass 'smooth': {group.ln.label} was never observed on the calibration data")
     if alpha >= 0:
         return smoothing_scales(group.absmax, wmax, alpha), alpha
     x = np.concatenate(group.rows).astype(np.float32)
@@ -168,7 +172,7 @@ def apply_scales(g: Graph, group: _Group, s: np.ndarray) -> None:
     ln.set_operands(new)
     for mm in group.matmuls:
         w_val = mm.operands[1]
-        w = g.const_value(w_val).astype(np.float32)
+        w = g.const_array(w_val).astype(np.float32)
         mm.set_operand(1, g.const((w * s[:, None]).astype(np.float32), f"{w_val.name or 'w'}_smooth", before=mm))
     if group.others:
         sv = g.const(s, f"{name}_smooth_undo", before=ln)
@@ -207,7 +211,7 @@ class Smooth(Pass):
             raise PassError("pass 'smooth' needs calibration data (the activations' per-channel maxima): give "
                             "`--calib FILE.npz`, or set PassContext.calib")
         self._observe(graph, ctx, groups)
-        weights = {id(gr.ln): [graph.const_value(m.operands[1]).astype(np.float32) for m in gr.matmuls]
+        weights = {id(gr.ln): [graph.const_array(m.operands[1]).astype(np.float32) for m in gr.matmuls]
                    for gr in groups}
         changed = 0
         chosen = []

@@ -46,18 +46,18 @@ def _verify_dynamic_matmul(s: Signature) -> None:
         raise VerifyError(f"dynamic_matmul: weight scales go per column (axis 1), got {w}")
     if x.rank < 1:
         raise VerifyError(f"dynamic_matmul: x must have rank 1 or more, got {x}")
-    ka, kb = x.shape[-1], w.shape[0]
+    ka, kb = x.dims[-1], w.dims[0]
     if isinstance(ka, int) and isinstance(kb, int) and ka != kb:
         raise VerifyError(f"dynamic_matmul: inner dims differ: x is {x} (K={ka}), w is {w} (K={kb})")
     b = s.get("bias")
     if b is not None and (b.is_quantized or not b.is_float or b.rank != 1
-                          or (isinstance(b.shape[0], int) and isinstance(w.shape[1], int) and b.shape[0] != w.shape[1])):
-        raise VerifyError(f"dynamic_matmul: bias must be a float vector of the {w.shape[1]} columns, got {b}")
+                          or (isinstance(b.dims[0], int) and isinstance(w.dims[1], int) and b.dims[0] != w.dims[1])):
+        raise VerifyError(f"dynamic_matmul: bias must be a float vector of the {w.dims[1]} columns, got {b}")
 
 
 def _infer_dynamic_matmul(s: Signature):
     x, w = s["x"], s["w"]
-    return [x.with_shape((*x.shape[:-1], w.shape[1])).with_element("f32")]
+    return [x.with_shape((*x.dims[:-1], w.dims[1])).with_element("f32")]
 
 
 define_op(

@@ -28,3 +28,5 @@ def test_compare_scores_a_copy_as_perfect_and_noise_as_worse():
     worse = compare(ref, noisy)
     assert worse["cosine32_mean"] < 0.99 and worse["spearman32"] < 1.0
     assert abs(spearman(np.arange(10.0), np.arange(10.0) ** 3) - 1.0) < 1e-12
+    # ties take their mean rank: ranks (1, 2.5, 2.5, 4) and (1, 3, 2, 4) correlate 4.5 / sqrt(4.5 * 5)
+    assert abs(spearman(np.array([1.0, 2, 2, 3]), np.array([1.0, 3, 2, 4])) - 4.5 / np.sqrt(22.5)) < 1e-12

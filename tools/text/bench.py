@@ -148,10 +148,25 @@ def _unit(e: np.ndarray) -> np.ndarray:
     return e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
 
 
-def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    from scipy.stats import spearmanr
+def _ranks(a: np.ndarray) -> np.ndarray:
+    """Ranks 1..n with ties given their mean rank (as Spearman's correlation needs)."""
+    a = np.asarray(a, np.float64).reshape(-1)
+    order = np.argsort(a, kind="stable")
+    ranks = np.empty(a.size, np.float64)
+    ranks[order] = np.arange(1, a.size + 1)
+    values, inverse = np.unique(a, return_inverse=True)
+    sums = np.bincount(inverse, weights=ranks)
+    counts = np.bincount(inverse)
+    return (sums / counts)[inverse]
 
-    return float(spearmanr(a, b).statistic)
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman's rank correlation: the Pearson correlation of the (tie-averaged) ranks."""
+    ra, rb = _ranks(a), _ranks(b)
+    ra -= ra.mean()
+    rb -= rb.mean()
+    denom = float(np.sqrt((ra * ra).sum() * (rb * rb).sum()))
+    return float((ra * rb).sum() / denom) if denom > 0 else float("nan")
 
 
 def accuracy(sess, pairs: dict, passages: dict) -> dict:

@@ -160,8 +160,7 @@ def sentences() -> list[str]:
     for s in SUBJECTS:
         for a in rng.sample(ACTIONS, 4):
             out.append(f"{s} {a} {rng.choice(TIMES)}.")
-    seen: set[str] = set()
-    return [s for s in out if not (s in seen or seen.add(s))]
+    return list(dict.fromkeys(out))  # without repeats, first occurrence kept
 
 
 def pairs(n_random: int = 200) -> list[tuple[str, str]]:
