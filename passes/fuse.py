@@ -32,6 +32,8 @@ from irc.ir.op import Op
 from .affine import channel_affine
 from .base import Pass, PassContext, register_pass
 from .feature_map import is_feature_map
+from .pad_into_conv import PadIntoConv
+from .rewrite import apply_rules
 
 
 def only_user(op: Op) -> Op | None:
@@ -157,7 +159,8 @@ def fuse_activations(graph: Graph) -> int:
 @register_pass
 @dataclass(frozen=True)
 class Fuse(Pass):
-    """Fuse op groups that int8 kernels run as one: sum->add, matmul+add->gemm, affine->conv, op+relu/clip."""
+    """Fuse op groups that int8 kernels run as one: sum->add, matmul+add->gemm, affine->conv, zero pad->conv,
+    op+relu/clip."""
 
     name: ClassVar[str] = "fuse"
     activations: bool = True
@@ -167,9 +170,11 @@ class Fuse(Pass):
         sums = rewrite_sums(graph)
         gemms = fuse_matmul_add(graph)
         affine = affine_chains_to_conv(graph)
+        pads = apply_rules(graph, [PadIntoConv()])["PadIntoConv"]
         acts = fuse_activations(graph) if self.activations else 0
         ctx.record(self.name, "sums rewritten", sums)
         ctx.record(self.name, "matmul+add fused", gemms)
         ctx.record(self.name, "affine chains to conv", affine)
+        ctx.record(self.name, "zero pads into conv", pads)
         ctx.record(self.name, "activations fused", acts)
-        return bool(sums or gemms or affine or acts)
+        return bool(sums or gemms or affine or pads or acts)
