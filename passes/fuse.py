@@ -33,7 +33,7 @@ from .affine import channel_affine
 from .base import Pass, PassContext, register_pass
 from .feature_map import is_feature_map
 from .pad_into_conv import PadIntoConv
-from .rewrite import apply_rules
+from .rewrite import RewriteRule, Rewriter, apply_rules
 
 
 def only_user(op: Op) -> Op | None:
@@ -44,61 +44,61 @@ def only_user(op: Op) -> Op | None:
     return None if user.name == "return" else user
 
 
-def rewrite_sums(graph: Graph) -> int:
-    count = 0
-    for op in list(graph.ops):
-        if op.name != "sum":
-            continue
+class SumToAdds(RewriteRule):
+    """sum(a) -> a; sum(a, b, c, ...) -> add(add(a, b), c) ..."""
+
+    roots = ("sum",)
+
+    def apply(self, op: Op, rw: Rewriter) -> bool:
         operands = list(op.operands)
         if len(operands) == 1:
-            graph.replace_op(op, [operands[0]])
-            count += 1
-            continue
+            rw.replace_op(op, [operands[0]], rename=False)  # the operand keeps its own name
+            return True
         acc = operands[0]
         name = op.result.name
         for i, v in enumerate(operands[1:], 1):
             last = i == len(operands) - 1
-            acc = graph.create("add", [acc, v], names=[name if last else None], before=op).result
-        graph.replace_op(op, [acc])
-        acc.name = name
-        count += 1
-    return count
+            acc = rw.create("add", [acc, v], names=[name if last else None], before=op).result
+        rw.replace_op(op, [acc])
+        return True
 
 
-def fuse_matmul_add(graph: Graph) -> int:
-    count = 0
-    for mm in list(graph.ops):
-        if mm.name != "matmul" or mm.graph is None or mm.attrs.get("activation") or mm.result.type.is_quantized:
-            continue
+class MatmulAddToGemm(RewriteRule):
+    """add(matmul(a, W), c) -> gemm(a, W, c): a 2-D, W and c constants, c of N or 1 x N."""
+
+    roots = ("matmul",)
+
+    def apply(self, mm: Op, rw: Rewriter) -> bool:
+        graph = rw.graph
+        if mm.attrs.get("activation") or mm.result.type.is_quantized:
+            return False
         a, w = mm.operands
         add = only_user(mm)
         if add is None or add.name != "add" or a.type.rank != 2 or w.type.rank != 2:
-            continue
+            return False
         if graph.const_value(w) is None:
-            continue
+            return False
         bias = add.operands[1] if add.operands[0] is mm.result else add.operands[0]
-        n = w.type.shape[1]
-        if graph.const_value(bias) is None or tuple(bias.type.shape) not in ((n,), (1, n)):
-            continue
-        gemm = graph.create("gemm", [a, w, bias], names=[add.result.name], before=add)
-        graph.replace_op(add, [gemm.result])
-        graph.erase(mm)
-        count += 1
-    return count
+        n = w.type.dims[1]
+        if graph.const_value(bias) is None or tuple(bias.type.dims) not in ((n,), (1, n)):
+            return False
+        gemm = rw.create("gemm", [a, w, bias], names=[add.result.name], before=add)
+        rw.replace_op(add, [gemm.result])
+        rw.erase(mm)
+        return True
 
 
-def affine_chains_to_conv(graph: Graph) -> int:
-    """Rewrite each maximal chain of per-channel affine ops as one depthwise 1x1 conv."""
-    count = 0
-    for first in list(graph.ops):
-        if first.graph is None:
-            continue
+class AffineChainToConv(RewriteRule):
+    """A maximal chain of per-channel affine ops on a CNN feature map -> one depthwise 1x1 conv."""
+
+    def apply(self, first: Op, rw: Rewriter) -> bool:
+        graph = rw.graph
         found = channel_affine(graph, first)
         if found is None:
-            continue
+            return False
         x, k, c = found
         if x.type.rank < 3 or x.type.rank > 5 or not is_feature_map(graph, x):
-            continue  # a scalar mul in a GELU, a mask add on scores: no conv over a sequence axis
+            return False  # a scalar mul in a GELU, a mask add on scores: no conv over a sequence axis
         chain, last = [first], first
         while True:
             nxt = only_user(last)
@@ -109,17 +109,16 @@ def affine_chains_to_conv(graph: Graph) -> int:
             k, c = (k * k2).astype(np.float32), (c * k2 + c2).astype(np.float32)
             chain.append(nxt)
             last = nxt
-        channels = x.type.shape[1]
-        w = graph.const(k.reshape(channels, 1, *([1] * (x.type.rank - 2))), f"{last.result.name or 'affine'}_w",
-                        before=first)
-        b = graph.const(c, f"{last.result.name or 'affine'}_b", before=first)
-        conv = graph.create("conv", [x, w, b], {"group": channels} if channels > 1 else {},
-                            names=[last.result.name], before=first)
-        last.result.replace_all_uses_with(conv.result)
+        channels = x.type.dims[1]
+        w = rw.const(k.reshape(channels, 1, *([1] * (x.type.rank - 2))), f"{last.result.name or 'affine'}_w",
+                     before=first)
+        b = rw.const(c, f"{last.result.name or 'affine'}_b", before=first)
+        conv = rw.create("conv", [x, w, b], {"group": channels} if channels > 1 else {},
+                         names=[last.result.name], before=first)
+        rw.replace_value(last.result, conv.result)
         for op in reversed(chain):
-            graph.erase(op)
-        count += 1
-    return count
+            rw.erase(op)
+        return True
 
 
 def _activation_bounds(act: Op) -> tuple[str, float, float]:
@@ -129,18 +128,21 @@ def _activation_bounds(act: Op) -> tuple[str, float, float]:
     return "clip", float("-inf") if lo is None else lo, float("inf") if hi is None else hi
 
 
-def fuse_activations(graph: Graph) -> int:
-    count = 0
-    for act in list(graph.ops):
-        if act.name not in ("relu", "clip") or act.graph is None:
-            continue
+class FuseActivation(RewriteRule):
+    """relu/clip(op(...)) -> op(...) {activation=..., activation_min/max=...} for an op that
+    declares the fused-activation attributes and whose result only the activation reads."""
+
+    roots = ("relu", "clip")
+
+    def apply(self, act: Op, rw: Rewriter) -> bool:
+        graph = rw.graph
         producer = act.operands[0].producer
         if producer is None or producer.defn is None or "activation" not in producer.defn.attrs:
-            continue
+            return False
         if producer.attrs.get("activation") or only_user(producer) is not act:
-            continue
+            return False
         if act.result.type != producer.result.type:
-            continue  # an int8 relu / clip requantizes to a type of its own
+            return False  # an int8 relu / clip requantizes to a type of its own
         kind, lo, hi = _activation_bounds(act)
         producer.attrs["activation"] = kind
         if lo != float("-inf"):
@@ -149,11 +151,11 @@ def fuse_activations(graph: Graph) -> int:
             producer.attrs["activation_max"] = hi
         is_output = any(u.op is graph.return_op for u in act.result.uses)
         name = act.result.name
-        graph.replace_op(act, [producer.result])
+        rw.replace_op(act, [producer.result], rename=False)  # the fused op keeps its name ...
         if is_output:
-            producer.result.name = name
-        count += 1
-    return count
+            producer.result.name = name  # ... unless the activation's result is a graph output
+        rw.changed(producer)
+        return True
 
 
 @register_pass
@@ -167,11 +169,13 @@ class Fuse(Pass):
     """Fold relu/clip into the conv, gemm or matmul before them."""
 
     def run(self, graph: Graph, ctx: PassContext) -> bool:
-        sums = rewrite_sums(graph)
-        gemms = fuse_matmul_add(graph)
-        affine = affine_chains_to_conv(graph)
+        # one rule set after the other, in this order: a sum must be adds before an add can
+        # become a gemm's bias, and an activation fuses into the op the earlier rules made
+        sums = apply_rules(graph, [SumToAdds()])["SumToAdds"]
+        gemms = apply_rules(graph, [MatmulAddToGemm()])["MatmulAddToGemm"]
+        affine = apply_rules(graph, [AffineChainToConv()])["AffineChainToConv"]
         pads = apply_rules(graph, [PadIntoConv()])["PadIntoConv"]
-        acts = fuse_activations(graph) if self.activations else 0
+        acts = apply_rules(graph, [FuseActivation()])["FuseActivation"] if self.activations else 0
         ctx.record(self.name, "sums rewritten", sums)
         ctx.record(self.name, "matmul+add fused", gemms)
         ctx.record(self.name, "affine chains to conv", affine)

@@ -81,23 +81,24 @@ class Rewriter:
 
     # -- changes ---------------------------------------------------------------------------------
 
-    def replace_value(self, old: Value, new: Value) -> None:
-        """Every reader of `old` reads `new`, which takes `old`'s name."""
+    def replace_value(self, old: Value, new: Value, rename: bool = True) -> None:
+        """Every reader of `old` reads `new`, which takes `old`'s name (unless `rename` is
+        False: a value that already has a name of its own, such as a graph input, keeps it)."""
         if new is old:
             return
         name = old.name
         old.replace_all_uses_with(new)
-        if name:
+        if name and rename:
             new.name = name
         self._push_readers(new)
 
-    def replace_op(self, op: Op, new_values: Sequence[Value]) -> None:
-        """Every reader of `op`'s results reads `new_values` (which take the results' names);
-        `op` is erased."""
+    def replace_op(self, op: Op, new_values: Sequence[Value], rename: bool = True) -> None:
+        """Every reader of `op`'s results reads `new_values` (which take the results' names
+        unless `rename` is False); `op` is erased."""
         if len(new_values) != len(op.results):
             raise PassError(f"{op.name} {op.label}: replaced by {len(new_values)} values for {len(op.results)} results")
         for old, new in zip(op.results, new_values):
-            self.replace_value(old, new)
+            self.replace_value(old, new, rename)
         self.graph.erase(op)
 
     def erase(self, op: Op) -> None:
