@@ -107,12 +107,12 @@ def test_bad_calibration_files_exit_2_with_one_message(tmp_path, model, capsys, 
 def test_calibrate_without_data_and_options_without_calib(tmp_path, model, capsys):
     code, _, err = run_cli(capsys, "opt", "--pipeline=calibrate", model)
     assert code == 2 and "needs calibration data: give `--calib FILE.npz`" in err
-    code, _, err = run_cli(capsys, "opt", "--calib-limit", 3, model)
-    assert code == 2 and "--calib-limit and --calib-preprocess need --calib" in err
+    code, _, err = run_cli(capsys, "opt", "--samples", 3, model)
+    assert code == 2 and "--samples and --calib-preprocess need --calib" in err
     np.savez(tmp_path / "c.npz", x=samples(3))
     code, _, err = run_cli(capsys, "opt", "--pipeline=calibrate", "--calib", tmp_path / "c.npz",
                            "--calib-limit", 0, model)
-    assert code == 2 and "--calib-limit must be at least 1" in err
+    assert code == 2 and "--samples must be at least 1" in err
 
 
 def test_image_folder_calibration(tmp_path, capsys):

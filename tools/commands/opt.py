@@ -24,8 +24,9 @@ def add_arguments(p) -> None:
     p.add_argument("--calib", metavar="PATH",
                    help="calibration data for the calibrate pass: an .npz with one array per model input "
                         "(leading sample axis), an ImageNet-style folder or a VOC 2007 root")
-    p.add_argument("--calib-limit", type=int, metavar="N",
-                   help="calibrate on a seeded random subset of N samples (default: all)")
+    p.add_argument("--samples", "--calib-limit", dest="samples", type=int, metavar="N",
+                   help="calibrate on a seeded random subset of N samples (default: all; as in "
+                        "`irc quantize`; --calib-limit is the older name)")
     p.add_argument("--calib-preprocess", metavar="FILE",
                    help="image preprocessing for folder data (TOML/JSON, see specs/data-and-metrics.md)")
     add_budget_arguments(p)
@@ -76,9 +77,9 @@ def run(args) -> int:
     if args.calib:
         from irc.data.calibration import open_calibration
 
-        ctx.calib = open_calibration(args.calib, graph, limit=args.calib_limit, preprocess=args.calib_preprocess)
-    elif args.calib_limit is not None or args.calib_preprocess:
-        raise IRError("--calib-limit and --calib-preprocess need --calib")
+        ctx.calib = open_calibration(args.calib, graph, limit=args.samples, preprocess=args.calib_preprocess)
+    elif args.samples is not None or args.calib_preprocess:
+        raise IRError("--samples and --calib-preprocess need --calib")
     if wants_budget(args):
         ctx.budget = make_budget_from_args(args, graph, args.val_preprocess or args.calib_preprocess)
     PassManager(pipeline, instruments).run(graph, ctx)

@@ -94,7 +94,7 @@ def open_calibration(path: str, graph: Graph, *, limit: int | None = None,
                      preprocess: str | None = None) -> DatasetCalibration:
     """Open PATH as calibration data for `graph` and check what can be checked up front."""
     if limit is not None and limit < 1:
-        raise IRError(f"--calib-limit must be at least 1, got {limit}")
+        raise IRError(f"--samples must be at least 1, got {limit}")
     p = Path(path)
     if not p.exists():
         raise IRError(f"{path}: calibration data not found")
