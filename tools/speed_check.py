@@ -100,24 +100,14 @@ class SpeedReport:
                 "regions": [dataclasses.asdict(r) for r in self.regions]}
 
 
-def _session(model: onnx.ModelProto, threads: int):
-    import onnxruntime as ort
-
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.log_severity_level = 3
-    return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
-
-
 def _speedup(int8: onnx.ModelProto, fp32: onnx.ModelProto, feeds: Mapping[str, np.ndarray], threads: int,
              budget_seconds: float) -> float:
+    from irc.bench.runtimes import ort_session
     from irc.bench.timing import alternate, summarize
 
     runs = {}
     for name, model in (("fp32", fp32), ("int8", int8)):
-        sess = _session(model, threads)
+        sess = ort_session(model, threads)
         wanted = {i.name for i in sess.get_inputs()}
         f = {k: v for k, v in feeds.items() if k in wanted}
         runs[name] = functools.partial(sess.run, None, f)

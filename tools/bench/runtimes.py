@@ -14,7 +14,9 @@ from typing import Any, Callable
 import numpy as np
 
 
-def ort_session(path: Path | str, threads: int):
+def ort_session(path, threads: int):
+    """A timing session (sequential, `threads` intra-op threads, ORT_ENABLE_ALL) of a model file
+    or an onnx.ModelProto."""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
@@ -23,7 +25,8 @@ def ort_session(path: Path | str, threads: int):
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.log_severity_level = 3
-    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    source = path.SerializeToString() if hasattr(path, "SerializeToString") else str(path)
+    return ort.InferenceSession(source, so, providers=["CPUExecutionProvider"])
 
 
 def ov_compiled(path: Path | str, threads: int, feeds: dict[str, np.ndarray], f32: bool):

@@ -73,7 +73,7 @@ def check_variants(names: list[str]) -> list[str]:
 
 
 @contextlib.contextmanager
-def _quiet_logging():
+def quiet_logging():
     # onnxruntime.quantization logs advice through the root logger at WARNING; nncf logs through
     # its own logger and draws rich progress bars on stdout, which would land in the tables
     loggers = [logging.getLogger(), logging.getLogger("nncf")]
@@ -112,7 +112,7 @@ def count_ir_quantized_compute(graph) -> int:
                and any(v.type.is_quantized for v in [*op.operands, *op.results]))
 
 
-def _samples(calib: dict[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
+def per_sample_feeds(calib: dict[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
     """The calibration data as one feed dict per sample (batch 1)."""
     return [{k: a[i:i + 1] for k, a in calib.items()} for i in range(_count(calib))]
 
@@ -126,7 +126,7 @@ def _ort_reader(calib: dict[str, np.ndarray]):
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
-            self._it = iter(_samples(calib))
+            self._it = iter(per_sample_feeds(calib))
 
         def get_next(self):
             return next(self._it, None)
@@ -141,7 +141,7 @@ def _preprocessed(model: BenchModel, folder: Path, name: str) -> tuple[Path, dic
 
     pre = folder / f"{name}_preprocessed.onnx"
     try:
-        with _quiet_logging():
+        with quiet_logging():
             quant_pre_process(str(model.fp32_path), str(pre))
         return pre, {"preprocessed": True}
     except Exception as e:  # pre-processing is best effort; the quantizer then gets the model as is
@@ -153,16 +153,22 @@ def _drop(path: Path, model: BenchModel) -> None:
         path.unlink()
 
 
-def build_ort(model: BenchModel, folder: Path, calib: dict[str, np.ndarray]) -> Variant:
+def ort_quantize_static(source: Path, out: Path, calib: dict[str, np.ndarray]) -> None:
+    """onnxruntime's quantize_static as the `ort` variant runs it: QDQ, per-channel s8 weights, u8
+    activations, MinMax over the calibration samples one at a time."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
+    with quiet_logging():
+        quantize_static(str(source), str(out), _ort_reader(calib), quant_format=QuantFormat.QDQ,
+                        per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        calibrate_method=CalibrationMethod.MinMax)
+
+
+def build_ort(model: BenchModel, folder: Path, calib: dict[str, np.ndarray]) -> Variant:
     source, info = _preprocessed(model, folder, "ort")
     out = folder / "ort.onnx"
     try:
-        with _quiet_logging():
-            quantize_static(str(source), str(out), _ort_reader(calib), quant_format=QuantFormat.QDQ,
-                            per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                            calibrate_method=CalibrationMethod.MinMax)
+        ort_quantize_static(source, out, calib)
     finally:
         _drop(source, model)
     return Variant("ort", out, int8=True, info=info)
@@ -173,7 +179,7 @@ def build_ort_dynamic(fp32_path: Path, out: Path) -> dict:
     fp32 model as it is; returns what it did."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    with _quiet_logging():
+    with quiet_logging():
         quantize_dynamic(str(fp32_path), str(out), weight_type=QuantType.QInt8)
     return {"weight_type": "QInt8"}
 
@@ -181,7 +187,7 @@ def build_ort_dynamic(fp32_path: Path, out: Path) -> dict:
 def _nncf_dataset(calib: dict[str, np.ndarray]):
     import nncf
 
-    return nncf.Dataset(_samples(calib))
+    return nncf.Dataset(per_sample_feeds(calib))
 
 
 def build_nncf(model: BenchModel, folder: Path, calib: dict[str, np.ndarray]) -> Variant:
@@ -192,7 +198,7 @@ def build_nncf(model: BenchModel, folder: Path, calib: dict[str, np.ndarray]) ->
 
     source, info = _preprocessed(model, folder, "nncf")
     try:
-        with _quiet_logging():
+        with quiet_logging():
             q = nncf.quantize(onnx.load(str(source)), _nncf_dataset(calib), subset_size=_count(calib))
     finally:
         _drop(source, model)
@@ -206,7 +212,7 @@ def build_ov(model: BenchModel, folder: Path, calib: dict[str, np.ndarray], int8
     if int8:
         import nncf
 
-        with _quiet_logging():
+        with quiet_logging():
             ov_model = nncf.quantize(ov_model, _nncf_dataset(calib), subset_size=_count(calib))
     name = "ov-int8" if int8 else "ov-fp32"
     path = folder / f"{name}.xml"

@@ -28,15 +28,14 @@ and a speedup is the median over rounds of t_fp32 / t_variant (irc.bench.timing)
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
-import logging
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from irc.bench.variants import build_ort_dynamic, ort_quantize_static, per_sample_feeds, quiet_logging
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 ALL = ("fp32", "irc", "irc-dynamic", "irc-smooth", "irc-qlinear", "irc-float-attention", "ort", "ort-dynamic", "nncf")
@@ -47,28 +46,9 @@ IRC_PIPELINES = {
 }
 
 
-@contextlib.contextmanager
-def _quiet():
-    loggers = [logging.getLogger(), logging.getLogger("nncf")]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.ERROR)
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            yield
-    finally:
-        for lg, level in zip(loggers, levels):
-            lg.setLevel(level)
-
-
 def _load(path: Path) -> dict[str, np.ndarray]:
     with np.load(path) as z:
         return {k: z[k] for k in z.files}
-
-
-def _samples(calib: dict[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
-    n = len(next(iter(calib.values())))
-    return [{k: v[i:i + 1] for k, v in calib.items()} for i in range(n)]
 
 
 def build(name: str, folder: Path, work: Path, calib: dict[str, np.ndarray]) -> Path:
@@ -89,41 +69,25 @@ def build(name: str, folder: Path, work: Path, calib: dict[str, np.ndarray]) -> 
         result.save(str(out))
         return out
     if name == "ort-dynamic":
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        with _quiet():
-            quantize_dynamic(str(src), str(out), weight_type=QuantType.QInt8)
+        build_ort_dynamic(src, out)
         return out
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     pre = work / f"{name}_pre.onnx"
-    with _quiet():
+    with quiet_logging():
         try:
             quant_pre_process(str(src), str(pre))
         except Exception:  # its symbolic shape inference gives up on some exports: go without it
             quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
     if name == "ort":
-        from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
-                                              quantize_static)
-
-        class Reader(CalibrationDataReader):
-            def __init__(self):
-                self.it = iter(_samples(calib))
-
-            def get_next(self):
-                return next(self.it, None)
-
-        with _quiet():
-            quantize_static(str(pre), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                            calibrate_method=CalibrationMethod.MinMax)
+        ort_quantize_static(pre, out, calib)
         return out
     if name == "nncf":
         import nncf
         import onnx
 
-        with _quiet():
-            q = nncf.quantize(onnx.load(str(pre)), nncf.Dataset(_samples(calib)),
+        with quiet_logging():
+            q = nncf.quantize(onnx.load(str(pre)), nncf.Dataset(per_sample_feeds(calib)),
                               model_type=nncf.ModelType.TRANSFORMER, subset_size=len(calib["input_ids"]))
         onnx.save(q, str(out))
         return out
