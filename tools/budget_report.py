@@ -22,7 +22,9 @@ from typing import Any
 from irc.ir.weights_io import atomic_write_bytes
 
 
-def _clean(x: Any) -> Any:
+def json_safe(x: Any) -> Any:
+    """`x` with what JSON cannot hold made plain: NaN -> null, +-inf -> "inf"/"-inf", sets and
+    tuples -> lists, numpy scalars -> Python numbers, keys -> str."""
     if isinstance(x, float):
         if math.isnan(x):
             return None
@@ -30,11 +32,11 @@ def _clean(x: Any) -> Any:
             return "inf" if x > 0 else "-inf"
         return x
     if isinstance(x, dict):
-        return {str(k): _clean(v) for k, v in x.items()}
+        return {str(k): json_safe(v) for k, v in x.items()}
     if isinstance(x, (list, tuple, set, frozenset)):
-        return [_clean(v) for v in x]
+        return [json_safe(v) for v in x]
     if hasattr(x, "item") and callable(x.item):  # numpy scalars
-        return _clean(x.item())
+        return json_safe(x.item())
     return x
 
 
@@ -43,7 +45,7 @@ def report_json(result) -> dict[str, Any]:
     data = dataclasses.asdict(result)
     data["drop"] = result.drop
     data["int8_drop"] = result.int8_drop
-    return _clean(data)
+    return json_safe(data)
 
 
 def _f(x: float | None, digits: int = 4) -> str:
@@ -98,16 +100,22 @@ def report_files(path: str | Path) -> list[Path]:
     return [path, path.with_suffix(".json")]
 
 
+def write_json_and_html(path: str | Path, data: Any, html_page) -> list[Path]:
+    """Write `data` (JSON-ready: json_safe) to path's .json twin and, for a non-.json path,
+    `html_page()` to path (report_files); returns the files."""
+    files = report_files(path)
+    blob = json.dumps(data, indent=2).encode()
+    if len(files) == 1:
+        atomic_write_bytes(files[0], blob)
+        return files
+    atomic_write_bytes(files[0], html_page().encode())
+    atomic_write_bytes(files[1], blob)
+    return files
+
+
 def write_report(result, path: str | Path, title: str = "") -> list[Path]:
     """Write the JSON (path.json) and, for a non-.json path, the HTML page. Returns the files."""
-    files = report_files(path)
-    data = json.dumps(report_json(result), indent=2).encode()
-    if len(files) == 1:
-        atomic_write_bytes(files[0], data)
-        return files
-    atomic_write_bytes(files[0], render_html(result, title).encode())
-    atomic_write_bytes(files[1], data)
-    return files
+    return write_json_and_html(path, report_json(result), lambda: render_html(result, title))
 
 
 # -- HTML -------------------------------------------------------------------------------------

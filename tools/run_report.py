@@ -22,14 +22,13 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from irc.ir.weights_io import atomic_write_bytes
+from irc.budget_report import json_safe, write_json_and_html
 
 QUANTIZABLE = ("conv", "conv_transpose", "gemm", "matmul", "add", "average_pool", "global_average_pool", "concat")
 HIST_BINS = 64
@@ -187,32 +186,9 @@ def run_report(result, title: str = "") -> dict[str, Any]:
             "speed": result.speed.to_json() if result.speed is not None else None}
 
 
-def _clean(x: Any) -> Any:
-    if isinstance(x, float):
-        if math.isnan(x):
-            return None
-        if math.isinf(x):
-            return "inf" if x > 0 else "-inf"
-        return x
-    if isinstance(x, dict):
-        return {str(k): _clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
-    if hasattr(x, "item") and callable(x.item):
-        return _clean(x.item())
-    return x
-
-
 def write_run_report(data: dict[str, Any], path: str | Path) -> list[Path]:
     """path.json only for a .json path, else the HTML page and its .json twin. Returns the files."""
-    path = Path(path)
-    blob = json.dumps(_clean(data), indent=2).encode()
-    if path.suffix.lower() == ".json":
-        atomic_write_bytes(path, blob)
-        return [path]
-    atomic_write_bytes(path, render_html(data).encode())
-    atomic_write_bytes(path.with_suffix(".json"), blob)
-    return [path, path.with_suffix(".json")]
+    return write_json_and_html(path, json_safe(data), lambda: render_html(data))
 
 
 def _histograms(tensors) -> tuple[str | None, str | None]:
