@@ -386,6 +386,14 @@ def types_compatible(a: TensorType, b: TensorType) -> bool:
     return len(a.shape) == len(b.shape) and all(dims_compatible(x, y) for x, y in zip(a.shape, b.shape))
 
 
+def known_product(dims) -> int:
+    """The product of `dims`, a symbolic or unknown dim counting as 1 (a size for cost estimates)."""
+    n = 1
+    for d in dims:
+        n *= d if isinstance(d, int) else 1
+    return n
+
+
 def dims_compatible(a: Dim, b: Dim) -> bool:
     """Whether two dimensions may describe the same size."""
     return a is None or b is None or a == b or isinstance(a, str) or isinstance(b, str)

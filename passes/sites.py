@@ -30,7 +30,7 @@ from irc.ir.evaluator import evaluate_op
 from irc.ir.graph import Graph
 from irc.ir.op import Op
 from irc.ir.registry import is_bookkeeping
-from irc.ir.types import QuantType, TensorType
+from irc.ir.types import QuantType, TensorType, known_product
 from irc.ir.value import Value
 
 from .clone import clone_graph
@@ -186,14 +186,10 @@ def op_infos(float_graph: Graph, q: QuantizedCopy) -> dict[str, OpInfo]:
     return out
 
 
-def _numel(t: TensorType) -> int:
-    return int(np.prod([d if isinstance(d, int) else 1 for d in t.dims], dtype=np.int64))
-
-
 def macs(op: Op) -> int:
     """Multiply-accumulates per sample (symbolic dims count as 1): result elements times the
     declaration's `macs_per_output` (1 for ops without one)."""
-    out = _numel(op.results[0].type)
+    out = known_product(op.results[0].type.dims)
     defn = op.defn
     if defn is None or defn.macs_per_output is None or len(op.operands) < 2:
         return out

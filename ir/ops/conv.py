@@ -17,7 +17,7 @@ _conv_shapes.py; specs/ops/conv.md states each op's semantics.
 from __future__ import annotations
 
 from ..registry import Signature, VerifyError, attr, define_op, expressed
-from ..types import Dim, TensorType
+from ..types import Dim, TensorType, known_product
 from ._activation import FUSED_ACTIVATION_ATTRS, check_fused_activation
 from ._conv_shapes import axis_lists, pads_list, spatial_out, transpose_size
 
@@ -101,16 +101,10 @@ CONV_ATTRS = {
     "auto_pad": attr("str", "NOTSET"),
 }
 
+
 def _conv_macs(sig: Signature) -> int:
     """Per output element: C/G * prod(K) (a symbolic dim counts as 1)."""
-    return _known_product(sig["w"].dims[1:])
-
-
-def _known_product(dims) -> int:
-    n = 1
-    for d in dims:
-        n *= d if isinstance(d, int) else 1
-    return n
+    return known_product(sig["w"].dims[1:])
 
 
 define_op(

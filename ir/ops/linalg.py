@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from ..registry import Signature, VerifyError, attr, define_op, expressed
-from ..types import Dim, TensorType
+from ..types import Dim, TensorType, known_product
 from ._activation import FUSED_ACTIVATION_ATTRS, check_fused_activation
 from ._infer import broadcast_dims, same_element
 
@@ -82,10 +82,6 @@ def _infer_gemm(s: Signature) -> list[TensorType]:
 
 
 
-def _known(d) -> int:
-    """A dim as a count (a symbolic dim counts as 1)."""
-    return d if isinstance(d, int) else 1
-
 
 define_op(
     "gemm", operands=["a", "b", "c?"],
@@ -96,7 +92,7 @@ define_op(
            **FUSED_ACTIVATION_ATTRS},
     infer=_infer_gemm, verify=_verify_gemm, family="linalg", traits=["pure"], quant="compute",
     weight_axis=lambda s: 0 if s.attr("trans_b") else 1,
-    macs_per_output=lambda s: _known(s["a"].dims[0] if s.attr("trans_a") else s["a"].dims[-1]),
+    macs_per_output=lambda s: known_product([s["a"].dims[0] if s.attr("trans_a") else s["a"].dims[-1]]),
     doc="y = alpha * op(a) @ op(b) + beta * c, op(t) = t^T when trans_t=1; c broadcasts to [M, N].")
 
 
@@ -138,6 +134,6 @@ define_op(
     "matmul", operands=["a", "b"], attrs=FUSED_ACTIVATION_ATTRS, infer=_infer_matmul, verify=_verify_matmul,
     family="linalg", traits=["pure"], quant="compute",
     weight_axis=lambda s: 1 if s["b"].rank == 2 else None,  # one scale per column of the result
-    macs_per_output=lambda s: _known(s["a"].dims[-1]),
+    macs_per_output=lambda s: known_product(s["a"].dims[-1:]),
     doc="y = numpy.matmul(a, b): y[..., i, j] = sum_k a[..., i, k] * b[..., k, j], batch dims "
         "broadcast; a 1-D a is [1, K] and a 1-D b is [K, 1], the added dim dropped from y.")

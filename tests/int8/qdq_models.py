@@ -131,3 +131,18 @@ def agreement(got: np.ndarray, ref: np.ndarray) -> tuple[float, int]:
     assert got.shape == ref.shape and got.dtype == ref.dtype, (got.shape, got.dtype, ref.shape, ref.dtype)
     diff = np.abs(got.astype(np.int64) - ref.astype(np.int64))
     return float((diff == 0).mean()), int(diff.max(initial=0))
+
+
+def int8_matmul_weights(rng, k: int, n: int, per_column: bool):
+    """A random K x N weight quantized i8 symmetric (per column or per tensor), as irc's quantize
+    makes it: (the int8 array, its QuantType)."""
+    from irc.ir.types import QuantType
+
+    w = rng.standard_normal((k, n)).astype(np.float32) / np.sqrt(k)
+    if per_column:
+        scales = (np.abs(w).max(axis=0) / 127).astype(np.float32)
+        qt = QuantType.per_axis("i8", scales, [0] * n, 1)
+    else:
+        scales = np.float32(np.abs(w).max() / 127)
+        qt = QuantType.per_tensor("i8", scales, 0)
+    return np.clip(np.rint(w / scales), -127, 127).astype(np.int8), qt

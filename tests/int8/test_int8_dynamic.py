@@ -13,21 +13,14 @@ from irc.backends.numpy_interp import run_graph
 from irc.backends.numpy_interp.kernels.int8_dynamic import dynamic_params
 from irc.backends.onnx.qdq import export_qdq
 from irc.ir import parse_text
-from irc.ir.types import QuantType, TensorType
+from irc.ir.types import TensorType
 
-from .qdq_models import run_qdq
+from .qdq_models import int8_matmul_weights, run_qdq
 
 
 def _graph(rng, x_shape, n, per_column, bias):
     k = x_shape[-1]
-    w = rng.standard_normal((k, n)).astype(np.float32) / np.sqrt(k)
-    if per_column:
-        scales = (np.abs(w).max(axis=0) / 127).astype(np.float32)
-        qt = QuantType.per_axis("i8", scales, [0] * n, 1)
-    else:
-        scales = np.float32(np.abs(w).max() / 127)
-        qt = QuantType.per_tensor("i8", scales, 0)
-    wq = np.clip(np.rint(w / scales), -127, 127).astype(np.int8)
+    wq, qt = int8_matmul_weights(rng, k, n, per_column)
     xt, yt = TensorType(x_shape, "f32"), TensorType((*x_shape[:-1], n), "f32")
     lines = [f"  %w = const @w : {TensorType((k, n), qt)}"]
     weights = {"w": wq}

@@ -15,18 +15,7 @@ from irc.backends.onnx.qdq import export_qdq
 from irc.ir import parse_text
 from irc.ir.types import QuantType, TensorType
 
-from .qdq_models import run_qdq
-
-
-def _weights(rng, k, n, per_column):
-    w = rng.standard_normal((k, n)).astype(np.float32) / np.sqrt(k)
-    if per_column:
-        scales = (np.abs(w).max(axis=0) / 127).astype(np.float32)
-        qt = QuantType.per_axis("i8", scales, [0] * n, 1)
-    else:
-        scales = np.float32(np.abs(w).max() / 127)
-        qt = QuantType.per_tensor("i8", scales, 0)
-    return np.clip(np.rint(w / scales), -127, 127).astype(np.int8), qt
+from .qdq_models import int8_matmul_weights, run_qdq
 
 
 @pytest.mark.parametrize("a_shape, n, per_column", [
@@ -37,7 +26,7 @@ def _weights(rng, k, n, per_column):
 def test_weight_matmul_with_float_result_matches_matmulintegertofloat(tmp_path, a_shape, n, per_column):
     rng = np.random.default_rng(sum(a_shape) + n)
     k = a_shape[-1]
-    wq, w_qt = _weights(rng, k, n, per_column)
+    wq, w_qt = int8_matmul_weights(rng, k, n, per_column)
     x = (rng.standard_normal(a_shape) * 2).astype(np.float32)
     xt = TensorType(a_shape, "f32")
     qx = xt.with_element(QuantType.per_tensor("u8", np.float32(0.031), 121))
