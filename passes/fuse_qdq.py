@@ -41,7 +41,7 @@ import numpy as np
 
 from irc.ir.graph import Graph
 from irc.ir.op import Op
-from irc.ir.ops._activation import fused_activation
+from irc.ir.ops._activation import FUSED_ACTIVATIONS, fused_activation
 from irc.ir.registry import is_bookkeeping
 from irc.ir.types import BIAS_SCALE_RTOL, QuantType
 from irc.ir.value import Value
@@ -68,6 +68,10 @@ def _per_tensor(v: Value | None, storages: tuple[str, ...] = STORAGES) -> QuantT
     return None if qt.is_per_axis or qt.storage not in storages else qt
 
 
+CLAMPS = tuple(k for k in FUSED_ACTIVATIONS if k)
+"""The activations that are clamps (relu, clip): a quantize whose range lies inside makes them redundant."""
+
+
 def _clamp_bounds(op: Op) -> tuple[float, float]:
     if op.name == "relu":
         return 0.0, np.inf
@@ -87,7 +91,7 @@ def output_cast(op: Op) -> tuple[Op, Op | None] | None:
     user = op.result.uses[0].op
     if user.name == "quantize":
         return user, None
-    if user.name in ACTIVATIONS and not user.result.type.is_quantized and len(user.result.uses) == 1:
+    if user.name in CLAMPS and not user.result.type.is_quantized and len(user.result.uses) == 1:
         q = user.result.uses[0].op
         if q.name == "quantize" and _per_tensor(q.result, (q.result.type.quant.storage,)) is not None \
                 and _redundant(q.result.type.quant, *_clamp_bounds(user)):

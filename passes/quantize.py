@@ -9,9 +9,9 @@ Every op gets one treatment (specs/quantization.md §3):
                 activations (attention's q k^T and p v) takes both as int8 activations
                 (`activation_matmuls`, off by default); a matmul whose result only float ops read keeps it
                 float, y = f32(acc) * f32(s_x * s_w[c]) (`float_results`, MatMulIntegerToFloat)
-    requantize  add (over CNN feature maps only: a transformer's residual and mask adds stay
-                float), average_pool, global_average_pool, concat: int8 operands, own result
-                type; relu and clip too, when their operand is already int8
+    requantize  add and mul (over CNN feature maps only: a transformer's residual and mask
+                adds stay float), average_pool, global_average_pool, concat: int8 operands, own
+                result type; relu, clip and sigmoid too, when their operand is already int8
     movement    reshape, transpose, max_pool, ... on an int8 operand: the result has the
                 operand's type (no requantization)
     float       everything else, every op named in `skip`, and every op the fallback pass
@@ -155,8 +155,10 @@ class _Plan:
         elif op.name in REQUANTIZE:
             if any(g.const_value(v) is not None for v in op.operands):
                 return None
-            if op.name == "add" and not all(is_feature_map(g, v) for v in op.operands):
-                return None  # residual and mask adds of a transformer stay float (SkipLayerNormalization)
+            if "elementwise" in op.defn.traits and not all(is_feature_map(g, v) for v in op.operands):
+                # a transformer's residual and mask adds and its GELU / norm muls stay float, in
+                # the forms onnxruntime fuses (SkipLayerNormalization, Gelu)
+                return None
         needed = self.activation_operands(op) + list(op.results)
         if any(self.range_type(v) is None for v in needed):
             self.no_range.append(op.label)

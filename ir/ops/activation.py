@@ -31,7 +31,7 @@ def _unary(name: str, allowed: frozenset[str], what: str, doc: str, attrs=None, 
 _unary("relu", NUMERIC, "numeric", "y = max(x, 0)", quant="activation")
 _unary("leaky_relu", FLOATS, "float", "y = x if x >= 0 else alpha * x",
        attrs={"alpha": attr("float", 0.01)})
-_unary("sigmoid", FLOATS, "float", "y = 1 / (1 + exp(-x))")
+_unary("sigmoid", FLOATS, "float", "y = 1 / (1 + exp(-x))", quant="activation")
 _unary("hard_sigmoid", FLOATS, "float", "y = max(0, min(1, alpha * x + beta))",
        attrs={"alpha": attr("float", 0.2), "beta": attr("float", 0.5)})
 _unary("hard_swish", FLOATS, "float", "y = x * max(0, min(1, x / 6 + 1/2))")

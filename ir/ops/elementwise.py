@@ -80,7 +80,8 @@ def _binary(name: str, allowed: frozenset[str], what: str, doc: str, commutative
 _binary("add", NUMERIC, "numeric", "z = x + y (broadcasting; integers wrap around)", commutative=True,
         fused_activation=True, quant="requantize")
 _binary("sub", NUMERIC, "numeric", "z = x - y (broadcasting; integers wrap around)")
-_binary("mul", NUMERIC, "numeric", "z = x * y (broadcasting; integers wrap around)", commutative=True)
+_binary("mul", NUMERIC, "numeric", "z = x * y (broadcasting; integers wrap around)", commutative=True,
+        quant="requantize")
 _binary("div", NUMERIC, "numeric",
         "z = x / y (broadcasting); integer division truncates toward zero")
 

@@ -9,7 +9,7 @@ import irc
 from irc.passes import PassContext, PassManager
 from irc.passes.clone import clone_graph
 from irc.passes.quantize import Quantize
-from irc.speed_check import int8_regions, is_int8, speed_check
+from irc.speed_check import int8_regions, is_int8, speed_check, timing_units
 
 from .graphs import batches, conv_graph, samples
 
@@ -61,3 +61,28 @@ def test_quantize_runs_the_speed_check_and_reports_it():
     assert r.summary().count("speed:") == 1
     assert "speed" in r.to_json()
     assert np.isfinite(r.speed.regions[0].speedup)
+
+
+def test_small_regions_are_timed_together():
+    q, _ = _quantized(_calibrated())
+    regions = int8_regions(q)
+    assert [len(u) for u in timing_units(regions, q, min_share=0.0)] == [1, 1]
+    together = timing_units(regions, q, min_share=1.0)  # neither region alone is the whole model
+    assert len(together) == 1 and len(together[0]) == 2
+    g = _calibrated()
+    q, p = _quantized(g)
+    final, report = speed_check(g, q, p, {"x": samples(1)}, min_share=1.0, timer=lambda *a: 0.9)
+    assert len(report.regions) == 1 and report.regions[0].regions == 2
+    assert "2 int8 region(s) in 1 unit(s) timed" in report.summary()
+
+
+def test_regions_that_are_not_faster_together_all_go_back_to_fp32():
+    g = _calibrated()
+    q, p = _quantized(g)
+    speedups = iter([1.1, 1.05, 0.97])          # each unit looks faster, the two together are not
+    final, report = speed_check(g, q, p, {"x": samples(1)}, timer=lambda *a: next(speedups))
+    assert not any(r.kept_fp32 for r in report.regions)
+    assert report.whole_model_fp32 and report.whole_model_speedup == 0.97
+    assert not any(is_int8(op) for op in final.ops)
+    assert "int8 does not make the model faster: it stays fp32" in report.summary()
+    assert report.to_json()["whole_model_fp32"] is True

@@ -218,3 +218,70 @@ def test_i8_add_matches_qlinearadd_in_its_u8_form(tmp_path, params):
     got = run_graph(parse_text(text), {"a": ort_run.outputs["a_q"], "b": ort_run.outputs["b_q"]})["y"]
     assert got.dtype == np.int8
     assert np.array_equal(got, ort_run.outputs["y_q"])
+
+
+# -- mul ------------------------------------------------------------------------------------------
+
+MUL_PARAMS = [((0.1, 0), (0.3, 128), (0.2, 10)), ((0.02, 200), (0.004, 0), (0.01, 128)),
+              ((0.7, 77), (0.35, 3), (30.0, 250))]
+
+
+@pytest.mark.parametrize("pattern", ADD_INPUTS)
+@pytest.mark.parametrize("params", MUL_PARAMS, ids=["decimal", "gate", "saturating"])
+def test_mul_matches_qlinearmul(tmp_path, pattern, params):
+    """Every pair of stored values, same-shape, broadcast (a squeeze-excite gate's per-channel
+    operand) and scalar: equal to the bit."""
+    (sa, za), (sb, zb), out = params
+    qa, qb = ADD_INPUTS[pattern]
+    operands = [act("a", exact_floats(qa, sa, za), sa, za), act("b", exact_floats(qb, sb, zb), sb, zb)]
+    got, ref = run_both(tmp_path, "Mul", "QLinearMul", operands, out, {}, "mul", {})
+    assert_agrees(got, ref, f"mul {pattern}")
+    assert np.array_equal(got, ref)
+
+
+def test_i8_mul_matches_qlinearmul(tmp_path):
+    (sa, za), (sb, zb), (sy, zy) = (0.1, -128), (0.3, 0), (0.2, -118)
+    qa, qb = ROW - 128, COLUMN - 128
+    operands = [act("a", exact_floats(qa, sa, za), sa, za, np.int8), act("b", exact_floats(qb, sb, zb), sb, zb, np.int8)]
+    model = qdq_model("Mul", operands, (sy, zy), out_dtype=np.int8)
+    ort_run = run_qdq(model, {o.name: o.array for o in operands}, tmp_path)
+    assert "QLinearMul" in ort_run.op_types, ort_run.op_types
+    i8 = lambda s, z: QuantType.per_tensor("i8", s, z)  # noqa: E731
+    text = one_op_ir("mul", [("a", TensorType(qa.shape, i8(sa, za))), ("b", TensorType(qb.shape, i8(sb, zb)))], [],
+                     TensorType(qa.shape, i8(sy, zy)))
+    got = run_graph(parse_text(text), {"a": ort_run.outputs["a_q"], "b": ort_run.outputs["b_q"]})["y"]
+    assert got.dtype == np.int8
+    assert np.array_equal(got, ort_run.outputs["y_q"])
+
+
+# -- sigmoid --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("x_params,y_params", [((0.1, 128), (1 / 255, 0)), ((0.07, 200), (0.5 / 255, 10)),
+                                               ((0.02, 0), (1 / 256, 0)), ((0.3, 30), (0.004, 3))])
+def test_sigmoid_matches_qlinearsigmoid_on_every_stored_value(tmp_path, x_params, y_params):
+    """QLinearSigmoid is a table of the 256 stored values built with onnxruntime's own logistic
+    approximation; the interpreter builds the same table."""
+    (sx, zx), out = x_params, y_params
+    q = np.arange(256).reshape(1, 4, 8, 8)
+    operands = [act("x", exact_floats(q, sx, zx), sx, zx)]
+    got, ref = run_both(tmp_path, "Sigmoid", "QLinearSigmoid", operands, out, {}, "sigmoid", {})
+    assert np.array_equal(got, ref), np.argwhere(got != ref)[:5]
+
+
+def test_logistic_is_onnxruntimes_float_sigmoid():
+    """The float function the table is built from equals onnxruntime's Sigmoid on this CPU
+    (a check of the emulated approximation, not of any quantization)."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    from irc.backends.numpy_interp.kernels.int8_activation import logistic
+
+    g = helper.make_graph([helper.make_node("Sigmoid", ["x"], ["y"])], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None])])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 21)])
+    model.ir_version = 10
+    x = np.concatenate([np.linspace(-20, 20, 1001, dtype=f32), np.random.default_rng(3).normal(0, 5, 1000).astype(f32)])
+    ref = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    got = np.array([logistic(v) for v in x], f32)
+    assert np.array_equal(got, ref)

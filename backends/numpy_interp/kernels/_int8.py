@@ -15,6 +15,7 @@ Requantization (specs/quantization.md §3), as onnxruntime's MlasRequantizeOutpu
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Sequence
 
 import numpy as np
@@ -30,6 +31,20 @@ EXACT_LIMIT = 1 << 24
 MAX_CHUNK = 512
 """Most reduction terms summed in one float32 product (specs/quantization.md §4)."""
 
+
+def fma_scalar(a, b, c) -> np.float32:
+    """float32 a * b + c with one rounding, for three float32 scalars, exact for any magnitudes.
+
+    The terms may have exponents far apart (add's constant term: a scale ratio times a zero
+    point plus another product), so a float64 sum could round twice; the exact rational sum is
+    rounded to the nearest float32 (ties to even) by comparing it with the float32 neighbours
+    of its float64 approximation.
+    """
+    exact = Fraction(float(np.float32(a))) * Fraction(float(np.float32(b))) + Fraction(float(np.float32(c)))
+    guess = np.float32(float(exact))
+    candidates = [np.nextafter(guess, np.float32(-np.inf)), guess, np.nextafter(guess, np.float32(np.inf))]
+    # nearest first, then the even significand (lowest bit clear) on a tie
+    return min(candidates, key=lambda v: (abs(Fraction(float(v)) - exact), int(v.view(np.uint32)) & 1))
 
 
 def replace_kernel(name: str):

@@ -1,7 +1,7 @@
-"""int8 kernels of the requantizing ops: add, average_pool, global_average_pool, concat.
+"""int8 kernels of the requantizing ops: add, mul, average_pool, global_average_pool, concat.
 
 Each reads quantized operands and writes a result with its own quantization parameters. The
-arithmetic is onnxruntime's on x86-64 (QLinearAdd, QLinearAveragePool, QLinearGlobalAveragePool;
+arithmetic is onnxruntime's on x86-64 (QLinearAdd, QLinearMul, QLinearAveragePool, QLinearGlobalAveragePool;
 specs/quantization.md §3 gives the formulas and why), so the interpreter and the emitted QDQ
 model agree to the bit.
 
@@ -14,8 +14,6 @@ forms agree anyway).
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 import numpy as np
 
 from ..interpreter import kernel
@@ -23,7 +21,7 @@ from . import conv as _conv
 from . import shape as _shape
 from irc.ir.types import QuantType
 
-from ._int8 import activation_range, per_tensor, quant_of, replace_kernel, requantize, result_quant
+from ._int8 import activation_range, fma_scalar, per_tensor, quant_of, replace_kernel, requantize, result_quant
 from .quant import dequantize_array, quantize_array
 
 _f32 = np.float32
@@ -51,20 +49,6 @@ def _fma(a, b, c) -> np.ndarray:
     multiply-add rounded once to float32 is the fused result.
     """
     return (np.asarray(a, np.float64) * np.float64(b) + np.asarray(c, np.float64)).astype(np.float32)
-
-
-def _fma_scalar(a, b, c) -> np.float32:
-    """float32 a * b + c with one rounding, for three float32 scalars, exact for any magnitudes.
-
-    The constant term of add multiplies a scale ratio by a zero point and adds another product,
-    whose exponents may be far apart; the exact rational sum is rounded to the nearest float32
-    (ties to even) by comparing it with the float32 neighbours of its float64 approximation.
-    """
-    exact = Fraction(float(_f32(a))) * Fraction(float(_f32(b))) + Fraction(float(_f32(c)))
-    guess = _f32(float(exact))
-    candidates = [np.nextafter(guess, _f32(-np.inf)), guess, np.nextafter(guess, _f32(np.inf))]
-    # nearest first, then the even significand (lowest bit clear) on a tie
-    return min(candidates, key=lambda v: (abs(Fraction(float(v)) - exact), int(v.view(np.uint32)) & 1))
 
 
 # -- add ------------------------------------------------------------------------------------------
@@ -110,11 +94,30 @@ def add(op, x, y):
     (a, qa), (b, qb) = ((y, qy_in), (x, qx)) if x_scalar else ((x, qx), (y, qy_in))
     s_out = _f32(qo.scale)
     r_a, r_b = _f32(_f32(qa.scale) / s_out), _f32(_f32(qb.scale) / s_out)
-    fixed = _f32(_f32(qo.zero_point) - _fma_scalar(r_a, _f32(qa.zero_point), _f32(r_b * _f32(qb.zero_point))))
+    fixed = _f32(_f32(qo.zero_point) - fma_scalar(r_a, _f32(qa.zero_point), _f32(r_b * _f32(qb.zero_point))))
     v = _fma(a.astype(np.float32), r_a, _fma(b.astype(np.float32), r_b, fixed))
     # saturation, narrowed by a fused relu / clip (rounding is monotone: clamping after it is exact)
     v = np.clip(np.rint(v), *activation_range(op, qo))
     return _from_u8_form(np.broadcast_to(v, out_shape).astype(qo.storage_dtype), q_result)
+
+
+@kernel("mul", quantized=True)
+def mul(op, x, y):
+    """QLinearMul: v = f32(f32(f32(p) * r) + z_y), y_q = clip(round_half_even(v)).
+
+    p = (a_q - z_a) (b_q - z_b) is an exact integer (below 2^17 in magnitude, exact in float32)
+    and r = f32(f32(s_a * s_b) / s_y); the multiply and the add are separate float32 operations
+    (onnxruntime's x86-64 kernel has no fused multiply-add here). The formula is symmetric in
+    the operands, so broadcasting does not change it. i8 values are computed on as i8 (unlike
+    add, onnxruntime's QDQ rewrite leaves the i8 Mul group as it is).
+    """
+    qx = per_tensor(op, quant_of(op, 0, "operand x"), "operand x")
+    qy = per_tensor(op, quant_of(op, 1, "operand y"), "operand y")
+    qo = per_tensor(op, result_quant(op), "the result")
+    ratio = _f32(_f32(_f32(qx.scale) * _f32(qy.scale)) / _f32(qo.scale))
+    prod = np.multiply(x.astype(np.int32) - qx.zero_point, y.astype(np.int32) - qy.zero_point).astype(_f32)
+    v = (prod * ratio).astype(_f32) + _f32(qo.zero_point)
+    return np.clip(np.rint(v), qo.qmin, qo.qmax).astype(qo.storage_dtype)
 
 
 # -- pools ----------------------------------------------------------------------------------------
