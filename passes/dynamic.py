@@ -24,7 +24,7 @@ from irc.ir.op import Op
 
 from .fallback import FALLBACK_KEY
 from .fuse import only_user
-from .qparams import quantize_with_scales, weight_scales, weight_type
+from .qparams import WEIGHT_QMAX, quantize_with_scales, weight_scales, weight_type
 
 CANDIDATES = ("matmul", "gemm")
 
@@ -70,7 +70,7 @@ def _bias_add(g: Graph, op: Op, n: int):
     return add, c.reshape(-1).astype(np.float32)
 
 
-def quantize_dynamic(g: Graph, skip: set[str], per_channel: bool) -> dict[str, int]:
+def quantize_dynamic(g: Graph, skip: set[str], per_channel: bool, weight_qmax: int = WEIGHT_QMAX) -> dict[str, int]:
     """Rewrite the graph's matmuls and gemms as dynamic_matmul (module docstring); statistics."""
     counts = {"dynamic matmuls": 0, "bias adds absorbed": 0}
     for op in list(g.ops):
@@ -81,9 +81,9 @@ def quantize_dynamic(g: Graph, skip: set[str], per_channel: bool) -> dict[str, i
             continue
         w, bias = found
         axis = 1 if per_channel else None
-        scales = weight_scales(w, axis)
+        scales = weight_scales(w, axis, weight_qmax)
         w_val = op.operands[1]
-        wq = g.const(quantize_with_scales(w, scales, axis), f"{w_val.name or 'w'}_q", inline=False,
+        wq = g.const(quantize_with_scales(w, scales, axis, weight_qmax), f"{w_val.name or 'w'}_q", inline=False,
                      type=w_val.type.with_shape(w.shape).with_element(weight_type(scales, axis)), before=op)
         act = {k: op.attrs[k] for k in ("activation", "activation_min", "activation_max") if k in op.attrs}
         add = None

@@ -156,7 +156,12 @@ def describe_passes() -> list[tuple[str, str, list[str]]]:
         hints = option_hints(cls)
         opts = []
         for f in cls.options():
-            default = f.default if f.default is not dataclasses.MISSING else "(required)"
+            if f.default is not dataclasses.MISSING:
+                default = f.default
+            elif f.default_factory is not dataclasses.MISSING:
+                default = f"{f.default_factory()} (on this host)"
+            else:
+                default = "(required)"
             opts.append(f"{option_key(f.name)}: {describe_option_type(hints[f.name])} = {default}")
         out.append((name, cls.summary(), opts))
     return out

@@ -4,6 +4,7 @@
     i8 asymmetric:  s = (hi - lo) / 255,        z = clip(round_half_even(-128 - lo / s), -128, 127)
     i8-sym:         s = max(|lo|, |hi|) / 127,  z = 0                      (storage i8)
     weights:        s_c = max|w_c| / 127,       q = clip(round_half_even(w / s_c), -127, 127)
+                    (reduced range: 63 for 127)
     bias:           s_c = f32(s_x * s_w_c),     q = round_half_even(b / s_c) in int32
 
 Ranges are first widened to contain 0; all arithmetic is float32, except a u8 width hi - lo
@@ -45,24 +46,40 @@ def activation_type(lo: float, hi: float, storage: str = "u8") -> QuantType:
     raise ValueError(f"activations are {', '.join(ACTIVATION_STORAGES)}, not {storage}")
 
 
-def weight_scales(w: np.ndarray, axis: int | None) -> np.ndarray:
+WEIGHT_QMAX = 127
+"""Largest stored weight magnitude (symmetric int8)."""
+REDUCED_WEIGHT_QMAX = 63
+"""... with the reduced range (7-bit weights): any u8 activation times any two weights sums to
+at most 255 * 63 * 2 = 32130, inside int16, so onnxruntime's x86 kernels without VNNI, which add
+pairs of u8 x i8 products in saturating int16, compute exactly."""
+
+
+def host_weight_qmax() -> int:
+    """The quantize pass's default weight magnitude on this host (reduced without VNNI)."""
+    from irc.ir.host_cpu import u8s8_saturates
+
+    return REDUCED_WEIGHT_QMAX if u8s8_saturates() else WEIGHT_QMAX
+
+
+def weight_scales(w: np.ndarray, axis: int | None, qmax: int = WEIGHT_QMAX) -> np.ndarray:
     """Symmetric int8 scales: one per slice along `axis`, or one for the tensor (axis None)."""
     w = w.astype(F32)
     if axis is None:
         m = np.abs(w).max(initial=0.0)
-        scales = np.array([m], dtype=F32) / F32(127)
+        scales = np.array([m], dtype=F32) / F32(qmax)
     else:
         red = tuple(i for i in range(w.ndim) if i != axis)
-        scales = np.abs(w).max(axis=red, initial=0.0).astype(F32) / F32(127)
+        scales = np.abs(w).max(axis=red, initial=0.0).astype(F32) / F32(qmax)
     return np.where(scales > 0, scales, F32(1.0)).astype(F32)
 
 
-def quantize_with_scales(w: np.ndarray, scales: np.ndarray, axis: int | None) -> np.ndarray:
+def quantize_with_scales(w: np.ndarray, scales: np.ndarray, axis: int | None,
+                         qmax: int = WEIGHT_QMAX) -> np.ndarray:
     shape = [1] * w.ndim
     if axis is not None:
         shape[axis] = -1
     q = np.rint(w.astype(F32) / scales.reshape(shape))
-    return np.clip(q, -127, 127).astype(np.int8)
+    return np.clip(q, -qmax, qmax).astype(np.int8)
 
 
 def weight_type(scales: np.ndarray, axis: int | None) -> QuantType:

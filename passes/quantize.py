@@ -25,13 +25,14 @@ op stays float (counted in the statistics).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
 import numpy as np
 
 from irc.ir.calibration import get_range, holds_nonfinite
 from irc.ir.graph import Graph
+from irc.ir.host_cpu import u8s8_saturates
 from irc.ir.op import Op
 from irc.ir.registry import ops_with_role
 from irc.ir.types import QuantType
@@ -43,7 +44,8 @@ from .dynamic import quantize_dynamic
 from .feature_map import is_feature_map
 from .fuse import only_user
 from .fallback import FALLBACK_KEY, is_quantized_graph
-from .qparams import activation_type, bias_type_and_values, fit_bias, quantize_with_scales, weight_scales, weight_type
+from .qparams import (REDUCED_WEIGHT_QMAX, WEIGHT_QMAX, activation_type, bias_type_and_values, fit_bias,
+                      quantize_with_scales, weight_scales, weight_type)
 
 # each op's role is part of its declaration (`quant=` in ir/ops/*)
 COMPUTE = ops_with_role("compute")
@@ -66,8 +68,10 @@ class _Plan:
     """The decisions of one run: which ops go int8 and the quantized type of every int8 value."""
 
     def __init__(self, graph: Graph, storage: str, ops: tuple[str, ...], skip: set[str],
-                 per_channel: bool, activation_matmuls: bool = True, float_results: bool = True) -> None:
+                 per_channel: bool, activation_matmuls: bool = True, float_results: bool = True,
+                 weight_qmax: int = WEIGHT_QMAX) -> None:
         self.graph = graph
+        self.weight_qmax = weight_qmax
         self.activation_matmuls = activation_matmuls
         self.storage = storage
         self.ops = ops
@@ -288,12 +292,12 @@ def _quantize_weights(g: Graph, op: Op, plan: _Plan, xq: Value) -> None:
     w_val = op.operands[1]
     w = g.const_value(w_val).astype(np.float32)
     axis = weight_axis(op) if plan.per_channel else None
-    scales = weight_scales(w, axis)
+    scales = weight_scales(w, axis, plan.weight_qmax)
     b_val = op.operands[2] if len(op.operands) > 2 else None
     b = g.const_value(b_val).astype(np.float32) if b_val is not None else None
     if b is not None:
         scales = fit_bias(b if axis is not None else np.abs(b).max(keepdims=True), s_x, scales)
-    wq = quantize_with_scales(w, scales, axis)
+    wq = quantize_with_scales(w, scales, axis, plan.weight_qmax)
     w_type = w_val.type.with_element(weight_type(scales, axis))
     new_w = g.const(wq, f"{w_val.name or 'w'}_q", type=w_type, inline=False, before=op)
     operands = [xq, new_w]
@@ -326,9 +330,17 @@ class Quantize(Pass):
     them no faster in int8 than in float (FusedMatMul), and their Q nodes cost."""
     float_results: bool = True
     """A quantized matmul whose result only float ops read returns float (MatMulIntegerToFloat)."""
+    reduce_range: bool = field(default_factory=u8s8_saturates)
+    """7-bit weights (|q| <= 63) for x86 CPUs without VNNI, where onnxruntime's u8 x i8 kernels
+    add pairs of products in saturating int16: exact there at the cost of one bit of weight
+    precision (specs/quantization.md §3). Default: on exactly when this host is such a CPU."""
     mode: Literal["static", "dynamic"] = "static"
     """static: activations typed from calibrated ranges; dynamic: matmul / gemm weights int8,
     their inputs quantized at run time (dynamic_matmul, passes/dynamic.py; no ranges needed)."""
+
+    @property
+    def weight_qmax(self) -> int:
+        return REDUCED_WEIGHT_QMAX if self.reduce_range else WEIGHT_QMAX
 
     def run(self, graph: Graph, ctx: PassContext) -> bool:
         unknown = [k for k in self.ops if k not in COMPUTE + REQUANTIZE]
@@ -343,13 +355,13 @@ class Quantize(Pass):
         if missing:
             raise PassError(f"pass 'quantize': no op named {', '.join(map(repr, missing))} to skip")
         if self.mode == "dynamic":
-            counts = quantize_dynamic(graph, set(self.skip), self.per_channel)
+            counts = quantize_dynamic(graph, set(self.skip), self.per_channel, self.weight_qmax)
             remove_dead_ops(graph, ("const",))
             for k, v in counts.items():
                 ctx.record(self.name, k, v)
             return counts["dynamic matmuls"] > 0
         plan = _Plan(graph, self.activations, self.ops, set(self.skip), self.per_channel,
-                     self.activation_matmuls, self.float_results)
+                     self.activation_matmuls, self.float_results, self.weight_qmax)
         plan.decide()
         _check_finite_constants(plan)
         if not plan.int8_ops:

@@ -139,10 +139,13 @@ def int8_matmul_weights(rng, k: int, n: int, per_column: bool):
     from irc.ir.types import QuantType
 
     w = rng.standard_normal((k, n)).astype(np.float32) / np.sqrt(k)
+    from irc.passes.qparams import host_weight_qmax
+
+    qmax = host_weight_qmax()  # as the quantize pass stores them on this host
     if per_column:
-        scales = (np.abs(w).max(axis=0) / 127).astype(np.float32)
+        scales = (np.abs(w).max(axis=0) / qmax).astype(np.float32)
         qt = QuantType.per_axis("i8", scales, [0] * n, 1)
     else:
-        scales = np.float32(np.abs(w).max() / 127)
+        scales = np.float32(np.abs(w).max() / qmax)
         qt = QuantType.per_tensor("i8", scales, 0)
-    return np.clip(np.rint(w / scales), -127, 127).astype(np.int8), qt
+    return np.clip(np.rint(w / scales), -qmax, qmax).astype(np.int8), qt

@@ -21,6 +21,10 @@ from irc.ir.graph import Graph
 from irc.ir.op import Op
 from irc.ir.types import QuantType, tensor
 from irc.ir.value import Value
+from irc.passes.qparams import host_weight_qmax
+
+WQ = host_weight_qmax()
+"""Weight magnitude as the quantize pass stores it on this host (7 bits on x86 without VNNI)."""
 
 
 def u8_params(lo: float, hi: float) -> QuantType:
@@ -126,11 +130,11 @@ class QBuilder:
         """i8 symmetric per-channel weights along `axis` (specs/quantization.md §1)."""
         red = tuple(i for i in range(w.ndim) if i != axis)
         m = np.abs(w).max(axis=red).astype(np.float32)
-        s = np.where(m > 0, m / np.float32(127), np.float32(1)).astype(np.float32)
+        s = np.where(m > 0, m / np.float32(WQ), np.float32(1)).astype(np.float32)
         qt = QuantType.per_axis("i8", s, np.zeros(len(s), np.int64), axis)
         shape = [1] * w.ndim
         shape[axis] = -1
-        q = np.clip(np.rint(w / s.reshape(shape)), -127, 127).astype(np.int8)
+        q = np.clip(np.rint(w / s.reshape(shape)), -WQ, WQ).astype(np.int8)
         return self.const(q, name, qt)
 
     def bias(self, b: np.ndarray, x: Value, w: Value, name: str) -> Value:
@@ -190,8 +194,9 @@ class QBuilder:
     def matmul(self, x: Value, n: int, name: str, result: str = "requant") -> Value:
         k = x.type.shape[-1]
         w = self.rng.normal(0, 1 / np.sqrt(k), (k, n)).astype(np.float32)
-        qt = i8_params(w.min(), w.max())
-        q = np.clip(np.rint(w / np.float32(qt.scale)), -127, 127).astype(np.int8)
+        m = float(np.abs(w).max())
+        qt = QuantType.per_tensor("i8", np.float32(m) / np.float32(WQ) if m else 1.0, 0)
+        q = np.clip(np.rint(w / np.float32(qt.scale)), -WQ, WQ).astype(np.int8)
         return self.compute("matmul", [x, self.const(q, f"{name}.weight", qt)], name, {}, result=result)
 
     def shape_const(self, dims: Sequence[int], name: str) -> Value:

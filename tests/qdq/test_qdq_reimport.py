@@ -14,6 +14,7 @@ import pytest
 
 import irc
 from irc.backends.numpy_interp import run_graph
+from irc.ir.host_cpu import u8s8_saturates
 from irc.onnx_import import import_onnx
 from irc.backends.onnx.ort_kernels import ort_kernel_report
 from irc.backends.onnx.qdq import export_qdq
@@ -49,7 +50,7 @@ def _ort_quantized(model: Path, out: Path, fmt: str) -> Path:
 
     quantize_static(str(model), str(out), Reader(), quant_format=getattr(QuantFormat, fmt), per_channel=True,
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                    calibrate_method=CalibrationMethod.MinMax)
+                    calibrate_method=CalibrationMethod.MinMax, reduce_range=u8s8_saturates())
     return out
 
 
