@@ -24,8 +24,7 @@ import onnx
 
 from irc.ir.diagnostics import IRError
 from irc.ir.graph import Graph
-
-DEFAULT_PIPELINE = "fold,fuse,dce,smooth,calibrate,quantize"
+from irc.quantize_options import QuantizeOptions
 
 
 @dataclass
@@ -209,50 +208,32 @@ def refuse_quantized(graph: Graph, model: Any) -> None:
                   "and re-exports with irc import and irc emit --target=onnx-qdq")
 
 
-def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str = "u8",
-             per_channel: bool = True, samples: int = 0, batch_size: int = 32, skip: Iterable[str] = (),
-             bias_correct: bool = False, equalize: bool = False, speed_check: bool = False,
-             speed_threads: int = 1, keep_calibrated: bool = False,
-             pipeline: str | None = None, preprocess: str | None = None, quiet: bool = True,
-             on_stage: Callable[[str], None] | None = None, val: Any = None, max_drop: str | float | None = None,
-             metric: str | None = None, val_limit: int | None = None, val_preprocess: str | None = None,
-             val_labels_file: str | None = None, detection: str | None = None, objective: str = "fewest-ops",
-             sensitivity: str = "auto", ranking_samples: int = 64, check: bool = True,
-             input_shapes: Mapping[str | None, Any] | None = None, mode: str = "static") -> QuantizeResult:
+def quantize(model: Any, calib: Any, options: QuantizeOptions | None = None, *,
+             on_stage: Callable[[str], None] | None = None, **settings: Any) -> QuantizeResult:
     """Quantize `model` (path, onnx.ModelProto or Graph) with calibration data `calib`.
 
     calib: an .npz path / image folder / VOC root, a dict {input name: array with a leading
-    sample axis}, or an iterable of such dicts (batches).
+    sample axis}, or an iterable of such dicts (batches); None in dynamic mode.
 
-    Accuracy budget: with `val` (a data path, or an irc.passes.budget.Validation) and `max_drop`
-    (0.01: absolute, in metric units; "1%": relative to fp32), ops go back to fp32 until the
-    metric (`metric`, default top1 / map / agreement with fp32) drops by at most that much;
-    `result.budget` tells how it went (specs/accuracy-budget.md).
+    The settings are a QuantizeOptions (irc.quantize_options, which says what each one does), or
+    its fields as keywords: `irc.quantize(m, calib, method="percentile", samples=256)`. The
+    accuracy budget's are given flat: with `val` (a data path, or an irc.passes.budget.Validation)
+    and `max_drop` (0.01: absolute, in metric units; "1%": relative to fp32), ops go back to fp32
+    until the metric (`metric`, default top1 / map / agreement with fp32) drops by at most that
+    much; `result.budget` tells how it went (specs/accuracy-budget.md).
 
-    bias_correct: run the bias-correct pass between calibrate and quantize (passes/bias_correct.py).
-    equalize: run the equalize pass before calibrate (passes/equalize.py).
-    speed_check: time each int8 region against fp32 in onnxruntime (`speed_threads` threads, batch of
-    one calibration sample) and return to fp32 the regions int8 does not make faster
-    (irc/speed_check.py); result.speed says what it kept fp32.
-    keep_calibrated: keep the graph as quantize received it in result.calibrated (irc.run_report).
-
-    check: load the written model in onnxruntime and compare it with the fp32 model on the first
-    calibration batch (result.check); raises OutputRejected when onnxruntime refuses it.
-    input_shapes: {input name: dims} fixed before import ("1x3x640x640" strings or tuples; the
-    name None for a one-input model), so that the model's shape code folds.
-    mode: "static" (calibrated activation ranges) or "dynamic" (matmul / gemm weights int8,
-    activations quantized at run time, quantize{mode=dynamic}); `calib` may then be None; when
-    given it feeds the smooth pass and the output check.
+    on_stage: called with the name of each stage (import, each pass, emit, ...) as it starts.
+    Raises OutputRejected when onnxruntime refuses the written model (unless check=False).
     """
     from irc.backends.onnx.qdq import export_qdq
     from irc.passes import PassContext, PassManager
 
-    if samples < 0:
-        raise IRError(f"samples must be 0 (all samples) or a positive count, got {samples}")
-    if batch_size < 1:
-        raise IRError(f"batch_size must be at least 1, got {batch_size}")
-    if speed_threads < 0:
-        raise IRError(f"speed_threads must be 0 (onnxruntime's default) or more, got {speed_threads}")
+    if options is None:
+        options = QuantizeOptions.from_keywords(**settings)
+    elif settings:
+        raise TypeError(f"quantize() takes its settings as options or as keywords, not both "
+                        f"(got options and {', '.join(sorted(settings))})")
+    o = options
     timings: list[tuple[str, float]] = []
 
     def stage(name: str):
@@ -261,42 +242,22 @@ def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str
         return time.perf_counter()
 
     t = stage("import")
-    graph, source_bytes = load_model(model, input_shapes)
+    graph, source_bytes = load_model(model, o.input_shapes)
     refuse_quantized(graph, model)
-    reference = float_reference(model, graph) if check else None
+    reference = float_reference(model, graph) if o.check else None
     timings.append(("import", time.perf_counter() - t))
 
-    if mode not in ("static", "dynamic"):
-        raise IRError(f"mode must be 'static' or 'dynamic', got {mode!r}")
-    if calib is None and mode != "dynamic":
+    if calib is None and o.mode != "dynamic":
         raise IRError("calibration data is needed to quantize activations statically (or use mode='dynamic')")
-    if pipeline is None and mode == "dynamic":
-        skip_opt = f" skip={','.join(skip)}" if skip else ""
-        # with calibration data, smooth the layer_norms' outliers first (as in static mode)
-        smooth = "" if calib is None else f"smooth{{batch-size={min(batch_size, 16)}}},"
-        pipeline = f"fold,fuse,dce,{smooth}quantize{{mode=dynamic per-channel={str(per_channel).lower()}{skip_opt}}}"
-    if pipeline is None:
-        skip_opt = f" skip={','.join(skip)}" if skip else ""
-        # smooth rewrites only layer_norms that feed matmuls (transformers), where it measured better
-        smooth_samples = f" samples={min(samples, 64)}" if samples else ""
-        pipeline = (f"fold,fuse,dce,{'equalize,' if equalize else ''}"
-                    f"smooth{{batch-size={min(batch_size, 16)}{smooth_samples}}},"
-                    f"calibrate{{method={method} activations={activations} batch-size={batch_size}"
-                    f"{f' samples={samples}' if samples else ''}}},"
-                    + (f"bias-correct{{activations={activations} per-channel={str(per_channel).lower()} "
-                       f"batch-size={batch_size}{f' samples={samples}' if samples else ''}}}," if bias_correct else "")
-                    + f"quantize{{activations={activations} per-channel={str(per_channel).lower()}{skip_opt}}}")
-    ctx = PassContext(calib=None if calib is None else calibration_source(calib, graph, limit=samples or None,
-                                                                           preprocess=preprocess),
-                      quiet=quiet)
-    if mode == "dynamic" and check:
+    ctx = PassContext(calib=None if calib is None else calibration_source(calib, graph, limit=o.samples or None,
+                                                                           preprocess=o.preprocess),
+                      quiet=o.quiet)
+    if o.mode == "dynamic" and o.check:
         ctx.sample_batch = check_batch(ctx.calib, graph)
-    if max_drop is not None or val is not None:
+    if o.budget is not None:
         from irc.budget_setup import make_budget
 
-        ctx.budget = make_budget(graph, val, max_drop, metric=metric, preprocess=val_preprocess or preprocess,
-                                 limit=val_limit, detection=detection, objective=objective, engine=sensitivity,
-                                 ranking_samples=ranking_samples, labels_file=val_labels_file)
+        ctx.budget = make_budget(graph, o.budget, preprocess=o.preprocess)
 
     from irc.passes.manager import Instrument
 
@@ -304,7 +265,7 @@ def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str
 
     class _Timer(Instrument):
         def before_pass(self, p, g):
-            if (speed_check or keep_calibrated) and p.name == "quantize" and "graph" not in saved:
+            if (o.speed_check or o.keep_calibrated) and p.name == "quantize" and "graph" not in saved:
                 from irc.passes.clone import clone_graph
 
                 saved["graph"], saved["pass"] = clone_graph(g)[0], p
@@ -313,10 +274,10 @@ def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str
         def after_pass(self, p, g, changed):
             timings.append((p.name, time.perf_counter() - self.t))
 
-    PassManager(pipeline, [_Timer()]).run(graph, ctx)
+    PassManager(o.passes(calibrated=calib is not None), [_Timer()]).run(graph, ctx)
 
     speed = None
-    if speed_check:
+    if o.speed_check:
         if "graph" not in saved:
             raise IRError("speed check: the pipeline has no quantize pass")
         t = stage("speed check")
@@ -326,7 +287,7 @@ def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str
         fixed = {v.name for v in saved["graph"].inputs if v.type.rank and isinstance(v.type.shape[0], int)}
         feeds = {k: (v if k in fixed else v[:1]) for k, v in (ctx.sample_batch or {}).items()}
         fp32 = export_onnx(saved["graph"])
-        graph, speed = run_speed_check(saved["graph"], graph, saved["pass"], feeds, threads=speed_threads,
+        graph, speed = run_speed_check(saved["graph"], graph, saved["pass"], feeds, threads=o.speed_threads,
                                        fp32_model=fp32)
         timings.append(("speed check", time.perf_counter() - t))
 
@@ -335,7 +296,7 @@ def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str
     qdq = export_qdq(graph, warn=warnings.append)
     timings.append(("emit", time.perf_counter() - t))
     report = None
-    if check:
+    if o.check:
         t = stage("check")
         from irc.backends.onnx.ort_check import check_emitted
 
