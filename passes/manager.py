@@ -42,8 +42,12 @@ class PrintIRAfterAll(Instrument):
 
 @dataclass
 class TimePasses(Instrument):
+    """Seconds each pass took, in order (`times`); when the run ends, the table goes to `stream`
+    (default stderr), unless `silent` (for a driver that reports the times itself)."""
+
     stream: IO[str] | None = None
     times: list[tuple[str, float]] = field(default_factory=list)
+    silent: bool = False
     _start: float = 0.0
 
     def before_pass(self, p: Pass, graph: Graph) -> None:
@@ -62,7 +66,8 @@ class TimePasses(Instrument):
         return "\n".join(lines)
 
     def finish(self) -> None:
-        (self.stream or sys.stderr).write(self.report() + "\n")
+        if not self.silent:
+            (self.stream or sys.stderr).write(self.report() + "\n")
 
 
 class PassManager:

@@ -259,22 +259,23 @@ def quantize(model: Any, calib: Any, options: QuantizeOptions | None = None, *,
 
         ctx.budget = make_budget(graph, o.budget, preprocess=o.preprocess)
 
-    from irc.passes.manager import Instrument
+    from irc.passes import Instrument, TimePasses
 
     saved: dict[str, Any] = {}
 
-    class _Timer(Instrument):
+    class _Stages(Instrument):
+        """Announces each pass to on_stage; keeps the graph as quantize receives it when asked."""
+
         def before_pass(self, p, g):
             if (o.speed_check or o.keep_calibrated) and p.name == "quantize" and "graph" not in saved:
                 from irc.passes.clone import clone_graph
 
                 saved["graph"], saved["pass"] = clone_graph(g)[0], p
-            self.t = stage(p.name)
+            stage(p.name)
 
-        def after_pass(self, p, g, changed):
-            timings.append((p.name, time.perf_counter() - self.t))
-
-    PassManager(o.passes(calibrated=calib is not None), [_Timer()]).run(graph, ctx)
+    timer = TimePasses(silent=True)
+    PassManager(o.passes(calibrated=calib is not None), [_Stages(), timer]).run(graph, ctx)
+    timings.extend(timer.times)
 
     speed = None
     if o.speed_check:
