@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
@@ -24,6 +23,7 @@ import onnx
 
 from irc.ir.diagnostics import IRError
 from irc.ir.graph import Graph
+from irc.model_files import load_model, model_format
 from irc.quantize_options import QuantizeOptions
 
 
@@ -170,26 +170,6 @@ def calibration_source(calib: Any, graph: Graph, limit: int | None = None, prepr
         return calib
     raise IRError(f"calibration data must be a path, a dict of arrays or an iterable of such dicts (batches), "
                   f"not {type(calib).__name__}")
-
-
-def load_model(model: Any, input_shapes: Mapping | None = None) -> tuple[Graph, int | None]:
-    """(graph, size in bytes of the source model) from a path, an onnx.ModelProto or a Graph;
-    `input_shapes` fixes an ONNX model's input dims before import."""
-    from irc.onnx_import import import_onnx
-
-    if input_shapes and (isinstance(model, Graph) or Path(str(model)).suffix == ".ir"):
-        raise IRError("input shapes can be fixed for ONNX models only (an IR graph's types are its own)")
-    if isinstance(model, Graph):
-        return model, None
-    if isinstance(model, onnx.ModelProto):
-        return import_onnx(model, input_shapes=input_shapes), model.ByteSize()
-    path = Path(model)
-    if path.suffix == ".ir":
-        from irc.ir import load_ir
-
-        return load_ir(path), None
-    size = path.stat().st_size if path.is_file() else None
-    return import_onnx(path, input_shapes=input_shapes), size
 
 
 def refuse_quantized(graph: Graph, model: Any) -> None:
@@ -346,7 +326,7 @@ def float_reference(model: Any, graph: Graph) -> Callable[[Mapping[str, np.ndarr
     from irc.passes.clone import clone_graph
 
     user = model if isinstance(model, onnx.ModelProto) else (
-        None if isinstance(model, Graph) or Path(model).suffix == ".ir" else load_onnx(model))
+        None if isinstance(model, Graph) or model_format(model) == "ir" else load_onnx(model))
     as_imported = clone_graph(graph)[0]  # the passes change `graph` in place
 
     def run_on(source: onnx.ModelProto, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
