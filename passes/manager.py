@@ -4,7 +4,7 @@ Instruments observe the run without passes knowing about them (before_pass, afte
 pass_failed); printing the IR after each pass and timing passes are instruments.
 
 With an accuracy budget in the PassContext (`ctx.budget`), the first `quantize` pass runs through
-the budget search (passes/budget.py): the manager hands it the graph as it is before quantize
+the budget search (passes/budget/run.py): the manager hands it the graph as it is before quantize
 and the passes that follow, and the search returns ops to fp32 until the metric is in budget.
 """
 
@@ -88,7 +88,7 @@ class PassManager:
                     ins.before_pass(p, graph)
                 try:
                     if i == budget_at:
-                        from .budget import run_with_budget
+                        from .budget.run import run_with_budget
 
                         changed = run_with_budget(p, self.passes[i + 1:], graph, ctx)
                     else:

@@ -40,7 +40,7 @@ class QuantizeResult:
     source_bytes: int | None = None
     warnings: list[str] = field(default_factory=list)
     budget: Any = None
-    """The accuracy-budget result (irc.passes.budget_result.BudgetResult) when a budget was given."""
+    """The accuracy-budget result (irc.passes.budget.result.BudgetResult) when a budget was given."""
     check: Any = None
     """How onnxruntime ran the written model (irc.backends.onnx.ort_check.EmittedCheck)."""
     speed: Any = None
