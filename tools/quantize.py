@@ -161,7 +161,7 @@ class _ArraySource:
 def calibration_source(calib: Any, graph: Graph, limit: int | None = None, preprocess: str | None = None):
     """Whatever the user passed as calibration data, as something the calibrate pass reads."""
     if isinstance(calib, (str, os.PathLike)):
-        from irc.data.calibration import open_calibration
+        from irc.data.calibration_files import open_calibration
 
         return open_calibration(str(calib), graph, limit=limit, preprocess=preprocess)
     if isinstance(calib, Mapping):
@@ -298,7 +298,7 @@ def check_batch(source: Any, graph: Graph) -> dict[str, np.ndarray]:
     calibration data if there is any, else made-up ones (float inputs normal, integer inputs 1,
     unknown dims 1)."""
     if source is not None:
-        from irc.passes.calib_data import CalibrationStream
+        from irc.passes.calibration_stream import CalibrationStream
         from irc.passes.calibrate import sample_of
 
         stream = CalibrationStream(source, graph, batch_size=8, limit=8, seed=0)

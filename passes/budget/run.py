@@ -37,7 +37,7 @@ from irc.ir.evaluator import Evaluator, get_evaluator
 from irc.ir.graph import Graph
 
 from ..base import Pass, PassContext, PassError
-from ..calib_data import graph_batch_size
+from ..calibration_stream import graph_batch_size
 from ..clone import clone_graph
 from ..fallback import mark_fallback
 from ..manager import PassManager

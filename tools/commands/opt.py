@@ -74,7 +74,7 @@ def run(args) -> int:
         instruments.append(TimePasses(sys.stderr))
     ctx = PassContext(quiet=args.quiet)
     if args.calib:
-        from irc.data.calibration import open_calibration
+        from irc.data.calibration_files import open_calibration
 
         ctx.calib = open_calibration(args.calib, graph, limit=args.samples, preprocess=args.calib_preprocess)
     elif args.samples is not None or args.calib_preprocess:
