@@ -307,12 +307,12 @@ def check_batch(source: Any, graph: Graph) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(0)
     feeds = {}
     for v in graph.inputs:
-        shape = tuple(d if isinstance(d, int) else 1 for d in v.type.shape)
+        shape = tuple(d if isinstance(d, int) else 1 for d in v.type.dims)
         dtype = v.type.dtype
         if v.type.is_float:
-            feeds[v.name] = rng.standard_normal(shape).astype(dtype)
+            feeds[v.io_name] = rng.standard_normal(shape).astype(dtype)
         else:
-            feeds[v.name] = np.ones(shape, dtype=dtype)
+            feeds[v.io_name] = np.ones(shape, dtype=dtype)
     return feeds
 
 
