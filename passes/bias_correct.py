@@ -32,7 +32,7 @@ from irc.ir.op import Op
 from irc.ir.value import Value
 
 from .base import Pass, PassContext, PassError, register_pass
-from .calib_data import CalibrationStream
+from .calibration_stream import CalibrationStream
 from .dce import remove_dead_ops
 from .fallback import FALLBACK_KEY
 

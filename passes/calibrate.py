@@ -1,10 +1,10 @@
 """calibrate: observe the calibration data flowing through the graph and record ranges in the IR.
 
 Every float graph input and every float result of a non-constant op gets an observer
-(passes/observers.py). The data from `ctx.calib` (passes/calib_data.py) runs through a backend
+(passes/observers.py). The data from `ctx.calib` (passes/calibration_stream.py) runs through a backend
 batch by batch (ir/evaluator.py: onnxruntime by default, or the numpy interpreter), the
 observers keep streaming summaries, and at the end each value's range, chosen by `method`
-(passes/range_methods.py), is written as its `q.range` attribute (irc.ir.calibration). Memory
+(passes/range_methods.py), is written as its `q.range` attribute (irc.ir.ranges). Memory
 does not grow with the number of samples: one batch of activations plus a fixed-size summary
 per tensor.
 """
@@ -16,14 +16,14 @@ import time
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from irc.ir.calibration import clear_ranges, mark_nonfinite, set_range
+from irc.ir.ranges import clear_ranges, mark_nonfinite, set_range
 from irc.ir.diagnostics import IRError
 from irc.ir.evaluator import Evaluator, get_evaluator, split_values
 from irc.ir.graph import Graph
 from irc.ir.value import Value
 
 from .base import Pass, PassContext, PassError, register_pass
-from .calib_data import CalibrationStream
+from .calibration_stream import CalibrationStream
 from .observers import HistogramObserver, MinMaxObserver
 from .range_methods import ENTROPY_KEEP, choose_range
 

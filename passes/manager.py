@@ -4,7 +4,7 @@ Instruments observe the run without passes knowing about them (before_pass, afte
 pass_failed); printing the IR after each pass and timing passes are instruments.
 
 With an accuracy budget in the PassContext (`ctx.budget`), the first `quantize` pass runs through
-the budget search (passes/budget.py): the manager hands it the graph as it is before quantize
+the budget search (passes/budget/run.py): the manager hands it the graph as it is before quantize
 and the passes that follow, and the search returns ops to fp32 until the metric is in budget.
 """
 
@@ -42,8 +42,12 @@ class PrintIRAfterAll(Instrument):
 
 @dataclass
 class TimePasses(Instrument):
+    """Seconds each pass took, in order (`times`); when the run ends, the table goes to `stream`
+    (default stderr), unless `silent` (for a driver that reports the times itself)."""
+
     stream: IO[str] | None = None
     times: list[tuple[str, float]] = field(default_factory=list)
+    silent: bool = False
     _start: float = 0.0
 
     def before_pass(self, p: Pass, graph: Graph) -> None:
@@ -62,7 +66,8 @@ class TimePasses(Instrument):
         return "\n".join(lines)
 
     def finish(self) -> None:
-        (self.stream or sys.stderr).write(self.report() + "\n")
+        if not self.silent:
+            (self.stream or sys.stderr).write(self.report() + "\n")
 
 
 class PassManager:
@@ -83,7 +88,7 @@ class PassManager:
                     ins.before_pass(p, graph)
                 try:
                     if i == budget_at:
-                        from .budget import run_with_budget
+                        from .budget.run import run_with_budget
 
                         changed = run_with_budget(p, self.passes[i + 1:], graph, ctx)
                     else:

@@ -27,19 +27,19 @@ ACTIVATION_STORAGES = ("u8", "i8", "i8-sym")
 
 def activation_type(lo: float, hi: float, storage: str = "u8") -> QuantType:
     """The quantized element type covering [lo, hi] (widened to contain 0)."""
-    lo, hi = F32(min(lo, 0.0)), F32(max(hi, 0.0))
+    lo32, hi32 = F32(min(lo, 0.0)), F32(max(hi, 0.0))
     if storage in ("u8", "i8"):
         qmin = 0 if storage == "u8" else -128
         with np.errstate(over="ignore"):
-            width = F32(hi - lo)
+            width = F32(hi32 - lo32)
         # width overflows only when lo and hi are both near float32's limits; (hi - lo) / 255 fits
-        s = F32(width) / F32(255) if np.isfinite(width) else F32((float(hi) - float(lo)) / 255)
+        s = F32(width) / F32(255) if np.isfinite(width) else F32((float(hi32) - float(lo32)) / 255)
         if not s > 0:  # a range of zero width
             return QuantType.per_tensor(storage, 1.0, 0)
-        z = int(np.clip(np.rint(F32(qmin) - lo / s), qmin, qmin + 255))
+        z = int(np.clip(np.rint(F32(qmin) - lo32 / s), qmin, qmin + 255))
         return QuantType.per_tensor(storage, float(s), z)
     if storage == "i8-sym":
-        s = F32(max(abs(lo), abs(hi))) / F32(127)
+        s = F32(max(abs(lo32), abs(hi32))) / F32(127)
         if not s > 0:  # a range of zero width
             return QuantType.per_tensor("i8", 1.0, 0)
         return QuantType.per_tensor("i8", float(s), 0)

@@ -30,7 +30,7 @@ from typing import ClassVar, Literal
 
 import numpy as np
 
-from irc.ir.calibration import get_range, holds_nonfinite
+from irc.ir.ranges import get_range, holds_nonfinite
 from irc.ir.graph import Graph
 from irc.ir.host_cpu import u8s8_saturates
 from irc.ir.op import Op

@@ -42,7 +42,7 @@ from irc.ir.op import Op
 from irc.ir.value import Value
 
 from .base import Pass, PassContext, PassError, register_pass
-from .calib_data import CalibrationStream
+from .calibration_stream import CalibrationStream
 from .qparams import activation_type, quantize_with_scales, weight_scales
 
 S_MIN, S_MAX = np.float32(1e-5), np.float32(1e5)

@@ -4,7 +4,7 @@
     write_report(result, "report.html")     # report.html (plots embedded) + report.json
     write_report(result, "report.json")     # JSON only
 
-`result` is an irc.passes.budget_result.BudgetResult. Plots need matplotlib (`pip install irc[report]`);
+`result` is an irc.passes.budget.result.BudgetResult. Plots need matplotlib (`pip install irc[report]`);
 without it the HTML page has the tables only and says so. Files are written atomically.
 """
 

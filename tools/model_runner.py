@@ -96,8 +96,6 @@ def open_model(path: str | Path) -> ModelRunner:
     path = Path(path)
     if not path.is_file():
         raise IRError(f"model file {path} does not exist")
-    if path.suffix.lower() == ".onnx":
-        return OnnxRunner(path)
-    if path.suffix.lower() == ".ir":
-        return IRRunner(path)
-    raise IRError(f"{path}: unknown model format (expected .onnx or .ir)")
+    from irc.model_files import model_format
+
+    return OnnxRunner(path) if model_format(path) == "onnx" else IRRunner(path)

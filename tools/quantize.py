@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
@@ -24,8 +23,8 @@ import onnx
 
 from irc.ir.diagnostics import IRError
 from irc.ir.graph import Graph
-
-DEFAULT_PIPELINE = "fold,fuse,dce,smooth,calibrate,quantize"
+from irc.model_files import load_model, model_format
+from irc.quantize_options import QuantizeOptions
 
 
 @dataclass
@@ -41,7 +40,7 @@ class QuantizeResult:
     source_bytes: int | None = None
     warnings: list[str] = field(default_factory=list)
     budget: Any = None
-    """The accuracy-budget result (irc.passes.budget_result.BudgetResult) when a budget was given."""
+    """The accuracy-budget result (irc.passes.budget.result.BudgetResult) when a budget was given."""
     check: Any = None
     """How onnxruntime ran the written model (irc.backends.onnx.ort_check.EmittedCheck)."""
     speed: Any = None
@@ -162,7 +161,7 @@ class _ArraySource:
 def calibration_source(calib: Any, graph: Graph, limit: int | None = None, preprocess: str | None = None):
     """Whatever the user passed as calibration data, as something the calibrate pass reads."""
     if isinstance(calib, (str, os.PathLike)):
-        from irc.data.calibration import open_calibration
+        from irc.data.calibration_files import open_calibration
 
         return open_calibration(str(calib), graph, limit=limit, preprocess=preprocess)
     if isinstance(calib, Mapping):
@@ -171,26 +170,6 @@ def calibration_source(calib: Any, graph: Graph, limit: int | None = None, prepr
         return calib
     raise IRError(f"calibration data must be a path, a dict of arrays or an iterable of such dicts (batches), "
                   f"not {type(calib).__name__}")
-
-
-def load_model(model: Any, input_shapes: Mapping | None = None) -> tuple[Graph, int | None]:
-    """(graph, size in bytes of the source model) from a path, an onnx.ModelProto or a Graph;
-    `input_shapes` fixes an ONNX model's input dims before import."""
-    from irc.onnx_import import import_onnx
-
-    if input_shapes and (isinstance(model, Graph) or Path(str(model)).suffix == ".ir"):
-        raise IRError("input shapes can be fixed for ONNX models only (an IR graph's types are its own)")
-    if isinstance(model, Graph):
-        return model, None
-    if isinstance(model, onnx.ModelProto):
-        return import_onnx(model, input_shapes=input_shapes), model.ByteSize()
-    path = Path(model)
-    if path.suffix == ".ir":
-        from irc.ir import load_ir
-
-        return load_ir(path), None
-    size = path.stat().st_size if path.is_file() else None
-    return import_onnx(path, input_shapes=input_shapes), size
 
 
 def refuse_quantized(graph: Graph, model: Any) -> None:
@@ -209,50 +188,32 @@ def refuse_quantized(graph: Graph, model: Any) -> None:
                   "and re-exports with irc import and irc emit --target=onnx-qdq")
 
 
-def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str = "u8",
-             per_channel: bool = True, samples: int = 0, batch_size: int = 32, skip: Iterable[str] = (),
-             bias_correct: bool = False, equalize: bool = False, speed_check: bool = False,
-             speed_threads: int = 1, keep_calibrated: bool = False,
-             pipeline: str | None = None, preprocess: str | None = None, quiet: bool = True,
-             on_stage: Callable[[str], None] | None = None, val: Any = None, max_drop: str | float | None = None,
-             metric: str | None = None, val_limit: int | None = None, val_preprocess: str | None = None,
-             val_labels_file: str | None = None, detection: str | None = None, objective: str = "fewest-ops",
-             sensitivity: str = "auto", ranking_samples: int = 64, check: bool = True,
-             input_shapes: Mapping[str | None, Any] | None = None, mode: str = "static") -> QuantizeResult:
+def quantize(model: Any, calib: Any, options: QuantizeOptions | None = None, *,
+             on_stage: Callable[[str], None] | None = None, **settings: Any) -> QuantizeResult:
     """Quantize `model` (path, onnx.ModelProto or Graph) with calibration data `calib`.
 
     calib: an .npz path / image folder / VOC root, a dict {input name: array with a leading
-    sample axis}, or an iterable of such dicts (batches).
+    sample axis}, or an iterable of such dicts (batches); None in dynamic mode.
 
-    Accuracy budget: with `val` (a data path, or an irc.passes.budget.Validation) and `max_drop`
-    (0.01: absolute, in metric units; "1%": relative to fp32), ops go back to fp32 until the
-    metric (`metric`, default top1 / map / agreement with fp32) drops by at most that much;
-    `result.budget` tells how it went (specs/accuracy-budget.md).
+    The settings are a QuantizeOptions (irc.quantize_options, which says what each one does), or
+    its fields as keywords: `irc.quantize(m, calib, method="percentile", samples=256)`. The
+    accuracy budget's are given flat: with `val` (a data path, or an irc.passes.budget.Validation)
+    and `max_drop` (0.01: absolute, in metric units; "1%": relative to fp32), ops go back to fp32
+    until the metric (`metric`, default top1 / map / agreement with fp32) drops by at most that
+    much; `result.budget` tells how it went (specs/accuracy-budget.md).
 
-    bias_correct: run the bias-correct pass between calibrate and quantize (passes/bias_correct.py).
-    equalize: run the equalize pass before calibrate (passes/equalize.py).
-    speed_check: time each int8 region against fp32 in onnxruntime (`speed_threads` threads, batch of
-    one calibration sample) and return to fp32 the regions int8 does not make faster
-    (irc/speed_check.py); result.speed says what it kept fp32.
-    keep_calibrated: keep the graph as quantize received it in result.calibrated (irc.run_report).
-
-    check: load the written model in onnxruntime and compare it with the fp32 model on the first
-    calibration batch (result.check); raises OutputRejected when onnxruntime refuses it.
-    input_shapes: {input name: dims} fixed before import ("1x3x640x640" strings or tuples; the
-    name None for a one-input model), so that the model's shape code folds.
-    mode: "static" (calibrated activation ranges) or "dynamic" (matmul / gemm weights int8,
-    activations quantized at run time, quantize{mode=dynamic}); `calib` may then be None; when
-    given it feeds the smooth pass and the output check.
+    on_stage: called with the name of each stage (import, each pass, emit, ...) as it starts.
+    Raises OutputRejected when onnxruntime refuses the written model (unless check=False).
     """
     from irc.backends.onnx.qdq import export_qdq
     from irc.passes import PassContext, PassManager
 
-    if samples < 0:
-        raise IRError(f"samples must be 0 (all samples) or a positive count, got {samples}")
-    if batch_size < 1:
-        raise IRError(f"batch_size must be at least 1, got {batch_size}")
-    if speed_threads < 0:
-        raise IRError(f"speed_threads must be 0 (onnxruntime's default) or more, got {speed_threads}")
+    if options is None:
+        options = QuantizeOptions.from_keywords(**settings)
+    elif settings:
+        raise TypeError(f"quantize() takes its settings as options or as keywords, not both "
+                        f"(got options and {', '.join(sorted(settings))})")
+    o = options
     timings: list[tuple[str, float]] = []
 
     def stage(name: str):
@@ -261,62 +222,43 @@ def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str
         return time.perf_counter()
 
     t = stage("import")
-    graph, source_bytes = load_model(model, input_shapes)
+    graph, source_bytes = load_model(model, o.input_shapes)
     refuse_quantized(graph, model)
-    reference = float_reference(model, graph) if check else None
+    reference = float_reference(model, graph) if o.check else None
     timings.append(("import", time.perf_counter() - t))
 
-    if mode not in ("static", "dynamic"):
-        raise IRError(f"mode must be 'static' or 'dynamic', got {mode!r}")
-    if calib is None and mode != "dynamic":
+    if calib is None and o.mode != "dynamic":
         raise IRError("calibration data is needed to quantize activations statically (or use mode='dynamic')")
-    if pipeline is None and mode == "dynamic":
-        skip_opt = f" skip={','.join(skip)}" if skip else ""
-        # with calibration data, smooth the layer_norms' outliers first (as in static mode)
-        smooth = "" if calib is None else f"smooth{{batch-size={min(batch_size, 16)}}},"
-        pipeline = f"fold,fuse,dce,{smooth}quantize{{mode=dynamic per-channel={str(per_channel).lower()}{skip_opt}}}"
-    if pipeline is None:
-        skip_opt = f" skip={','.join(skip)}" if skip else ""
-        # smooth rewrites only layer_norms that feed matmuls (transformers), where it measured better
-        smooth_samples = f" samples={min(samples, 64)}" if samples else ""
-        pipeline = (f"fold,fuse,dce,{'equalize,' if equalize else ''}"
-                    f"smooth{{batch-size={min(batch_size, 16)}{smooth_samples}}},"
-                    f"calibrate{{method={method} activations={activations} batch-size={batch_size}"
-                    f"{f' samples={samples}' if samples else ''}}},"
-                    + (f"bias-correct{{activations={activations} per-channel={str(per_channel).lower()} "
-                       f"batch-size={batch_size}{f' samples={samples}' if samples else ''}}}," if bias_correct else "")
-                    + f"quantize{{activations={activations} per-channel={str(per_channel).lower()}{skip_opt}}}")
-    ctx = PassContext(calib=None if calib is None else calibration_source(calib, graph, limit=samples or None,
-                                                                           preprocess=preprocess),
-                      quiet=quiet)
-    if mode == "dynamic" and check:
+    ctx = PassContext(calib=None if calib is None else calibration_source(calib, graph, limit=o.samples or None,
+                                                                           preprocess=o.preprocess),
+                      quiet=o.quiet)
+    if o.mode == "dynamic" and o.check:
         ctx.sample_batch = check_batch(ctx.calib, graph)
-    if max_drop is not None or val is not None:
+    if o.budget is not None:
         from irc.budget_setup import make_budget
 
-        ctx.budget = make_budget(graph, val, max_drop, metric=metric, preprocess=val_preprocess or preprocess,
-                                 limit=val_limit, detection=detection, objective=objective, engine=sensitivity,
-                                 ranking_samples=ranking_samples, labels_file=val_labels_file)
+        ctx.budget = make_budget(graph, o.budget, preprocess=o.preprocess)
 
-    from irc.passes.manager import Instrument
+    from irc.passes import Instrument, TimePasses
 
     saved: dict[str, Any] = {}
 
-    class _Timer(Instrument):
+    class _Stages(Instrument):
+        """Announces each pass to on_stage; keeps the graph as quantize receives it when asked."""
+
         def before_pass(self, p, g):
-            if (speed_check or keep_calibrated) and p.name == "quantize" and "graph" not in saved:
+            if (o.speed_check or o.keep_calibrated) and p.name == "quantize" and "graph" not in saved:
                 from irc.passes.clone import clone_graph
 
                 saved["graph"], saved["pass"] = clone_graph(g)[0], p
-            self.t = stage(p.name)
+            stage(p.name)
 
-        def after_pass(self, p, g, changed):
-            timings.append((p.name, time.perf_counter() - self.t))
-
-    PassManager(pipeline, [_Timer()]).run(graph, ctx)
+    timer = TimePasses(silent=True)
+    PassManager(o.passes(calibrated=calib is not None), [_Stages(), timer]).run(graph, ctx)
+    timings.extend(timer.times)
 
     speed = None
-    if speed_check:
+    if o.speed_check:
         if "graph" not in saved:
             raise IRError("speed check: the pipeline has no quantize pass")
         t = stage("speed check")
@@ -326,7 +268,7 @@ def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str
         fixed = {v.name for v in saved["graph"].inputs if v.type.rank and isinstance(v.type.shape[0], int)}
         feeds = {k: (v if k in fixed else v[:1]) for k, v in (ctx.sample_batch or {}).items()}
         fp32 = export_onnx(saved["graph"])
-        graph, speed = run_speed_check(saved["graph"], graph, saved["pass"], feeds, threads=speed_threads,
+        graph, speed = run_speed_check(saved["graph"], graph, saved["pass"], feeds, threads=o.speed_threads,
                                        fp32_model=fp32)
         timings.append(("speed check", time.perf_counter() - t))
 
@@ -335,7 +277,7 @@ def quantize(model: Any, calib: Any, *, method: str = "minmax", activations: str
     qdq = export_qdq(graph, warn=warnings.append)
     timings.append(("emit", time.perf_counter() - t))
     report = None
-    if check:
+    if o.check:
         t = stage("check")
         from irc.backends.onnx.ort_check import check_emitted
 
@@ -356,7 +298,7 @@ def check_batch(source: Any, graph: Graph) -> dict[str, np.ndarray]:
     calibration data if there is any, else made-up ones (float inputs normal, integer inputs 1,
     unknown dims 1)."""
     if source is not None:
-        from irc.passes.calib_data import CalibrationStream
+        from irc.passes.calibration_stream import CalibrationStream
         from irc.passes.calibrate import sample_of
 
         stream = CalibrationStream(source, graph, batch_size=8, limit=8, seed=0)
@@ -365,12 +307,12 @@ def check_batch(source: Any, graph: Graph) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(0)
     feeds = {}
     for v in graph.inputs:
-        shape = tuple(d if isinstance(d, int) else 1 for d in v.type.shape)
+        shape = tuple(d if isinstance(d, int) else 1 for d in v.type.dims)
         dtype = v.type.dtype
         if v.type.is_float:
-            feeds[v.name] = rng.standard_normal(shape).astype(dtype)
+            feeds[v.io_name] = rng.standard_normal(shape).astype(dtype)
         else:
-            feeds[v.name] = np.ones(shape, dtype=dtype)
+            feeds[v.io_name] = np.ones(shape, dtype=dtype)
     return feeds
 
 
@@ -384,7 +326,7 @@ def float_reference(model: Any, graph: Graph) -> Callable[[Mapping[str, np.ndarr
     from irc.passes.clone import clone_graph
 
     user = model if isinstance(model, onnx.ModelProto) else (
-        None if isinstance(model, Graph) or Path(model).suffix == ".ir" else load_onnx(model))
+        None if isinstance(model, Graph) or model_format(model) == "ir" else load_onnx(model))
     as_imported = clone_graph(graph)[0]  # the passes change `graph` in place
 
     def run_on(source: onnx.ModelProto, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -164,7 +164,7 @@ def run_report(result, title: str = "") -> dict[str, Any]:
     if pairs and feeds:
         floats = _run_with_outputs(result.calibrated, [f for _, f in pairs], feeds, qdq=False)
         int8s = _run_with_outputs(result.graph, [v for v, _ in pairs], feeds, qdq=True)
-        from irc.ir.calibration import get_range
+        from irc.ir.ranges import get_range
 
         for (v, f), x, y in zip(pairs, floats, int8s):
             qt = v.type.quant

@@ -34,7 +34,7 @@ from irc.ir.graph import Graph
 from irc.ir.op import Op
 from irc.ir.registry import ops_with_role
 from irc.ir.types import known_product
-from irc.passes.sites import is_int8, macs
+from irc.passes.budget.sites import is_int8, macs
 
 COMPUTE = ops_with_role("compute")
 QUANTIZABLE = COMPUTE + ops_with_role("requantize")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from irc.passes.search import greedy_order, prefix_levels, search
-from irc.passes.sites import Site
+from irc.passes.budget.search import greedy_order, prefix_levels, search
+from irc.passes.budget.sites import Site
 
 
 def _sites():
@@ -95,7 +95,7 @@ def test_speed_cost_takes_cheap_ops_first():
 
 def test_unnamed_and_repeated_op_names_get_unique_ones():
     from irc.ir import parse_text
-    from irc.passes.budget import _name_ops
+    from irc.passes.budget.run import _name_ops
 
     g = parse_text("""func @main(%x: tensor<2xf32>) -> (tensor<2xf32>) {
   %a = relu(%x) : tensor<2xf32>

@@ -13,9 +13,9 @@ from irc.passes import PassContext
 from irc.passes.clone import clone_graph
 from irc.ir.evaluator import get_evaluator
 from irc.passes.quantize import Quantize
-from irc.passes.sensitivity import (ActivationCache, cumulative_sqnr, harm_interpreter, harm_local, harm_onnxruntime,
+from irc.passes.budget.sensitivity import (ActivationCache, cumulative_sqnr, harm_interpreter, harm_local, harm_onnxruntime,
                                     variant_graph)
-from irc.passes.sites import find_sites, macs, quantized_copy
+from irc.passes.budget.sites import find_sites, macs, quantized_copy
 
 from .graphs import residual_batches, residual_graph
 
@@ -110,7 +110,7 @@ def test_activation_cache_keeps_to_its_memory_limit():
 
 
 def test_engine_cost_estimates():
-    from irc.passes.sensitivity import estimate_seconds
+    from irc.passes.budget.sensitivity import estimate_seconds
 
     g = residual_graph()
     sites = find_sites(_copy(g))

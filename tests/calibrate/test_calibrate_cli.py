@@ -8,7 +8,7 @@ from PIL import Image
 
 from irc.cli import main
 from irc.ir import load_ir, parse_text
-from irc.ir.calibration import get_range
+from irc.ir.ranges import get_range
 from irc.passes.calibrate import observed_values
 
 from .graphs import conv_net, samples

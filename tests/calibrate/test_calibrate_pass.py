@@ -7,7 +7,7 @@ import pytest
 
 from irc.backends.numpy_interp import Interpreter
 from irc.ir import parse_text, print_graph
-from irc.ir.calibration import get_range, holds_nonfinite
+from irc.ir.ranges import get_range, holds_nonfinite
 from irc.passes import PassContext, PassError, PassManager
 from irc.passes.calibrate import observed_values
 

@@ -12,7 +12,7 @@ from irc.backends.onnx import export_onnx
 from irc.passes import PassContext, PassManager
 from irc.passes.clone import clone_graph
 from irc.passes.equalize import find_pairs
-from irc.quantize import load_model
+from irc.model_files import load_model
 
 MODELS = Path(__file__).resolve().parents[2] / "examples" / "models"
 

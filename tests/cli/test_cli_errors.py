@@ -197,3 +197,30 @@ def test_bad_quantize_options_are_one_message(tmp_path, capsys, argv, message):
     code, _, err = run_cli(capsys, "quantize", str(model), "--calib", str(calib), "-o", str(tmp_path / "q.onnx"), *argv)
     assert code == 2 and message in err and "Traceback" not in err
     assert not (tmp_path / "q.onnx").exists()
+
+
+@pytest.mark.parametrize("command", ["quantize", "run", "emit"])
+def test_a_model_path_names_its_format_by_its_suffix(tmp_path, capsys, command):
+    """specs/cli.md, model files: .onnx or .ir in any case; neither suffix is one message, exit 2,
+    whatever the file holds (here a valid ONNX model)."""
+    model = tmp_path / "m.model"
+    _identity_model(model)
+    np.savez(tmp_path / "x.npz", x=np.ones((2, 3), np.float32))
+    extra = {"quantize": ["--calib", str(tmp_path / "x.npz")], "run": ["--inputs", str(tmp_path / "x.npz")],
+             "emit": ["--target=onnx"]}[command]
+    out = tmp_path / ("y.npz" if command == "run" else "y.onnx")
+    code, _, err = run_cli(capsys, command, str(model), *extra, "-o", str(out))
+    assert code == 2 and err == f"irc {command}: error: {model}: unknown model format (expected .onnx or .ir)\n"
+    assert not out.exists()
+    upper = tmp_path / "m.ONNX"
+    model.rename(upper)
+    code, _, err = run_cli(capsys, command, str(upper), *extra, "-o", str(out))
+    assert code == 0 and out.exists(), err
+
+
+def test_irc_quantize_refuses_a_model_path_without_a_known_suffix(tmp_path):
+    import irc
+
+    _identity_model(tmp_path / "m.bin")
+    with pytest.raises(irc.IRError, match="m.bin: unknown model format"):
+        irc.quantize(tmp_path / "m.bin", {"x": np.ones((2, 3), np.float32)})

@@ -69,6 +69,13 @@ def test_manager_runs_verifies_and_instruments():
     assert ctx.stats["dce"]["ops removed"] == 1
 
 
+
+def test_silent_pass_times_are_kept_not_printed():
+    out = io.StringIO()
+    timer = TimePasses(out, silent=True)
+    PassManager("fold,dce", [timer]).run(parse_text(GRAPH), PassContext())
+    assert [name for name, _ in timer.times] == ["fold", "dce"] and out.getvalue() == ""
+
 def test_a_pass_that_breaks_the_ir_is_named(tmp_path):
     plugin = tmp_path / "breaker.py"
     plugin.write_text(textwrap.dedent('''

@@ -47,7 +47,9 @@ def add_budget_arguments(p) -> None:
 
 
 def wants_budget(args) -> bool:
-    return args.max_drop is not None or args.val is not None
+    from irc.quantize_options import BudgetOptions
+
+    return BudgetOptions.wanted(args.val, args.max_drop)
 
 
 def plan_budget_files(files, args) -> None:
@@ -77,13 +79,15 @@ def check_budget_args(args, report_without_budget: bool = False) -> None:
             raise IRError(f"{', '.join(extra)} belong to the accuracy budget: give --val PATH and --max-drop D")
 
 
-def make_budget_from_args(args, graph, preprocess: str | None):
-    from irc.budget_setup import make_budget
+def budget_options(args):
+    """The budget's settings as given on the command line (None: no budget asked for)."""
+    import dataclasses
 
-    return make_budget(graph, args.val, args.max_drop, metric=args.metric, preprocess=preprocess,
-                       limit=args.val_limit, detection=args.detection, labels_file=args.val_labels_file,
-                       objective=args.objective,
-                       engine=args.sensitivity, ranking_samples=args.ranking_samples)
+    from irc.quantize_options import BudgetOptions
+
+    if not wants_budget(args):
+        return None
+    return BudgetOptions(**{f.name: getattr(args, f.name) for f in dataclasses.fields(BudgetOptions)})
 
 
 def finish_budget(args, result, command: str, quiet: bool) -> int:

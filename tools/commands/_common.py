@@ -1,4 +1,4 @@
-"""Helpers the subcommands share: npz reading and writing, model loading (path rules: _paths.py)."""
+"""Helpers the subcommands share: npz reading and writing, rejected outputs (path rules: _paths.py)."""
 
 from __future__ import annotations
 
@@ -21,17 +21,6 @@ def read_npz(path: str, what: str = "inputs") -> dict[str, np.ndarray]:
         raise IRError(f"{path}: cannot read {what} ({e})") from None
     except Exception as e:
         raise IRError(f"{path}: not a readable .npz file ({type(e).__name__}: {e})") from None
-
-
-def load_graph(path: str):
-    """A graph from a .ir file, or imported from an .onnx file."""
-    if str(path).endswith(".onnx"):
-        from irc.onnx_import import import_onnx
-
-        return import_onnx(path)
-    from irc.ir import load_ir
-
-    return load_ir(path)
 
 
 def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:

@@ -81,10 +81,10 @@ class FilePlan:
 
         self.read(what, path)
         p = Path(path)
-        if p.suffix == ".onnx":
+        if p.suffix.lower() == ".onnx":
             for ext in _external_data_files(p):
                 self.read(f"external data of {what}", ext)
-        elif p.suffix == ".ir":
+        elif p.suffix.lower() == ".ir":
             self.read(f"the weights file of {what}", weights_path(p))
 
     def read_module(self, what: str, spec: str | None) -> None:

@@ -29,8 +29,9 @@ def run(args) -> int:
     from irc.backends.onnx import export_onnx, save_onnx
     from irc.backends.onnx.qdq import export_qdq
     from irc.cli import UsageError
+    from irc.model_files import load_model
 
-    from ._common import load_graph, rejected_path
+    from ._common import rejected_path
     from ._paths import FilePlan
 
     if args.target not in TARGETS:
@@ -41,7 +42,7 @@ def run(args) -> int:
     out = files.write("the output (-o)", args.output)
     files.write("the copy kept if onnxruntime refuses the output", rejected_path(out))
     files.check()
-    graph = load_graph(args.input)
+    graph, _ = load_model(args.input)
     if args.target == "onnx":
         quantized = [op.label for op in graph.ops if any(r.type.is_quantized for r in op.results)]
         if quantized:

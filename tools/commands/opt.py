@@ -6,8 +6,7 @@ import sys
 
 from irc.ir.diagnostics import IRError
 
-from ._budget import (add_budget_arguments, check_budget_args, finish_budget, make_budget_from_args,
-                      plan_budget_files, wants_budget)
+from ._budget import add_budget_arguments, budget_options, check_budget_args, finish_budget, plan_budget_files
 
 NAME = "opt"
 HELP = "Run a pipeline of passes over an IR file (no pipeline: parse, verify and print it back)."
@@ -75,13 +74,16 @@ def run(args) -> int:
         instruments.append(TimePasses(sys.stderr))
     ctx = PassContext(quiet=args.quiet)
     if args.calib:
-        from irc.data.calibration import open_calibration
+        from irc.data.calibration_files import open_calibration
 
         ctx.calib = open_calibration(args.calib, graph, limit=args.samples, preprocess=args.calib_preprocess)
     elif args.samples is not None or args.calib_preprocess:
         raise IRError("--samples and --calib-preprocess need --calib")
-    if wants_budget(args):
-        ctx.budget = make_budget_from_args(args, graph, args.val_preprocess or args.calib_preprocess)
+    budget = budget_options(args)
+    if budget is not None:
+        from irc.budget_setup import make_budget
+
+        ctx.budget = make_budget(graph, budget, preprocess=args.calib_preprocess)
     PassManager(pipeline, instruments).run(graph, ctx)
     if not args.quiet:
         _summary(ctx)

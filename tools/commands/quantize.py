@@ -7,7 +7,7 @@ import sys
 
 from irc.ir.diagnostics import IRError
 
-from ._budget import add_budget_arguments, check_budget_args, finish_budget, plan_budget_files, wants_budget
+from ._budget import add_budget_arguments, budget_options, check_budget_args, finish_budget, plan_budget_files
 
 NAME = "quantize"
 HELP = "Quantize an ONNX model to int8: import, fold, fuse, calibrate, quantize, emit QDQ ONNX."
@@ -74,10 +74,7 @@ def run(args) -> int:
     files.write("the copy kept if onnxruntime refuses the output", rejected_path(out))
     files.check()
     check_budget_args(args, report_without_budget=True)
-    if args.samples < 0:
-        raise IRError(f"--samples must be 0 (all samples) or a positive count, got {args.samples}")
-    if args.batch_size < 1:
-        raise IRError(f"--batch-size must be at least 1, got {args.batch_size}")
+    options = _options(args)
     for module in args.load:
         load_plugin(module)
     progress = sys.stderr.isatty() and not args.quiet
@@ -91,7 +88,7 @@ def run(args) -> int:
     from ._common import keep_rejected
 
     try:
-        result = _quantize(irc, args, on_stage)
+        result = irc.quantize(args.model, args.calib, options, on_stage=on_stage)
     except OutputRejected as e:
         raise keep_rejected(e, out) from None
     result.save(out)
@@ -111,17 +108,18 @@ def run(args) -> int:
     return finish_budget(args, result.budget, NAME, quiet=args.quiet or args.json)
 
 
-def _quantize(irc, args, on_stage):
+def _options(args):
+    """The QuantizeOptions the arguments ask for (counts checked under their flags' names)."""
     from irc.backends.onnx.input_shapes import parse_input_shapes
+    from irc.quantize_options import QuantizeOptions, check_count
 
-    return irc.quantize(
-        args.model, args.calib, method=args.method, activations=args.activations,
-        per_channel=not args.per_tensor, samples=args.samples, batch_size=args.batch_size,
-        bias_correct=args.bias_correct, equalize=args.equalize, speed_check=args.speed_check,
-        speed_threads=args.speed_threads, keep_calibrated=bool(args.report) and not wants_budget(args),
-        skip=[s for s in args.skip.split(",") if s], pipeline=args.pipeline, preprocess=args.preprocess,
-        quiet=args.quiet or not sys.stderr.isatty(), on_stage=on_stage,
-        val=args.val, val_preprocess=args.val_preprocess, metric=args.metric, max_drop=args.max_drop,
-        val_limit=args.val_limit, val_labels_file=args.val_labels_file, detection=args.detection,
-        objective=args.objective, sensitivity=args.sensitivity, ranking_samples=args.ranking_samples,
-        input_shapes=parse_input_shapes(args.input_shape), mode=args.mode)
+    check_count("samples", args.samples, "--samples")
+    check_count("batch_size", args.batch_size, "--batch-size")
+    budget = budget_options(args)
+    return QuantizeOptions(
+        mode=args.mode, method=args.method, activations=args.activations, per_channel=not args.per_tensor,
+        samples=args.samples, batch_size=args.batch_size, skip=tuple(s for s in args.skip.split(",") if s),
+        equalize=args.equalize, bias_correct=args.bias_correct, speed_check=args.speed_check,
+        speed_threads=args.speed_threads, keep_calibrated=bool(args.report) and budget is None,
+        pipeline=args.pipeline, preprocess=args.preprocess, input_shapes=parse_input_shapes(args.input_shape),
+        quiet=args.quiet or not sys.stderr.isatty(), budget=budget)

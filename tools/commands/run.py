@@ -14,8 +14,9 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     from irc.backends.numpy_interp import run_graph
+    from irc.model_files import load_model
 
-    from ._common import load_graph, read_npz, write_npz
+    from ._common import read_npz, write_npz
     from ._paths import FilePlan
 
     files = FilePlan()
@@ -23,7 +24,7 @@ def run(args) -> int:
     files.read("the inputs (--inputs)", args.inputs)
     out = files.write("the output (-o)", args.output)
     files.check()
-    graph = load_graph(args.model)
+    graph, _ = load_model(args.model)
     inputs = read_npz(args.inputs)
     results = run_graph(graph, inputs)
     write_npz(out, results)

@@ -1,4 +1,4 @@
-"""Sensitivity: the harm of each error site (passes/sites.py), measured without full evaluations.
+"""Sensitivity: the harm of each error site (passes/budget/sites.py), measured without full evaluations.
 
 The *harm* of a site is the relative noise power at the graph outputs when only that site is
 quantized and everything else computes in fp32,
@@ -33,7 +33,7 @@ from irc.ir.graph import Graph
 from irc.ir.op import Op
 from irc.ir.value import Value
 
-from .clone import clone_graph
+from ..clone import clone_graph
 from .sites import QuantizedCopy, Site, dequantize, fake_quantize, macs
 
 ENGINES = ("auto", "interpreter", "onnxruntime", "local")

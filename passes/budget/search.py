@@ -1,6 +1,6 @@
 """The fallback search: the fewest ops to return to fp32 so that the metric meets the budget.
 
-Input: the sites (passes/sites.py) with their harm (passes/sensitivity.py) and group, a cost per op, and
+Input: the sites (passes/budget/sites.py) with their harm (passes/budget/sensitivity.py) and group, a cost per op, and
 `evaluate(ops) -> metric`, one full evaluation of the graph with `ops` in fp32. The full int8
 graph (no op in fp32) has been evaluated and misses the budget.
 

@@ -10,10 +10,10 @@ onnxruntime) is what costs, and this module counts them:
 
     1. fp32 metric of the float graph                                   1 evaluation
     2. metric of the fully quantized graph; within budget -> done       1 evaluation
-    3. sensitivity of every error site (passes/sensitivity.py) on a few validation samples,
+    3. sensitivity of every error site (passes/budget/sensitivity.py) on a few validation samples,
        no full evaluation
     4. galloping/bisection over the ranking, then refinement          ~2 log2(ops needed) + a few
-       (passes/search.py)
+       (passes/budget/search.py)
     5. the chosen ops are marked fp32 (q.fallback="budget") on the real graph and quantize runs
 
 The driver supplies the data and the metric through the `Validation` interface, so passes stay
@@ -36,12 +36,12 @@ import numpy as np
 from irc.ir.evaluator import Evaluator, get_evaluator
 from irc.ir.graph import Graph
 
-from .base import Pass, PassContext, PassError
-from .budget_result import BudgetResult, build_result, drop_of
-from .calib_data import graph_batch_size
-from .clone import clone_graph
-from .fallback import mark_fallback
-from .manager import PassManager
+from ..base import Pass, PassContext, PassError
+from ..calibration_stream import graph_batch_size
+from ..clone import clone_graph
+from ..fallback import mark_fallback
+from ..manager import PassManager
+from .result import BudgetResult, build_result, drop_of
 from .search import SearchResult, Trial, search
 from .sensitivity import (ENGINES, ActivationCache, cumulative_sqnr, estimate_seconds, harm_interpreter, harm_local,
                           harm_onnxruntime)

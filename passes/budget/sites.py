@@ -33,8 +33,8 @@ from irc.ir.registry import is_bookkeeping
 from irc.ir.types import QuantType, TensorType, known_product
 from irc.ir.value import Value
 
-from .clone import clone_graph
-from .quantize import ACTIVATIONS, COMPUTE, REQUANTIZE
+from ..clone import clone_graph
+from ..quantize import ACTIVATIONS, COMPUTE, REQUANTIZE
 
 
 
@@ -131,7 +131,7 @@ def _readers(v: Value, cand: set[int]) -> list[Op]:
 
 def find_sites(q: QuantizedCopy) -> list[Site]:
     """Every activation and weights site of the quantized copy, in graph order."""
-    from .fallback import is_fallback
+    from ..fallback import is_fallback
 
     cand_ops = candidates(q)
     cand = {id(op) for op in cand_ops}

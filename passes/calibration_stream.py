@@ -7,7 +7,7 @@
     a callable returning such an iterable   called with the keywords it accepts among
                                             batch_size, limit, seed
     an object with batches(batch_size=, limit=, seed=) and optionally __len__ (samples) and
-    `description` (used in messages), as irc.data.calibration builds from a file or folder
+    `description` (used in messages), as irc.data.calibration_files builds from a file or folder
 
 Every array has a leading sample axis. Each incoming batch is checked against the graph's
 inputs: the names, the rank, every dimension after the first, the kind of element (float data

@@ -26,7 +26,7 @@ from irc.data import InputSpec, iter_batches, load_preprocess, open_dataset
 from irc.ir.diagnostics import IRError
 from irc.ir.graph import Graph
 from irc.ir.types import format_dim
-from irc.passes.calib_data import kind_mismatch
+from irc.passes.calibration_stream import kind_mismatch
 
 SCAN_BYTES = 64 << 20
 """The NaN scan of an .npz reads this much at a time."""
