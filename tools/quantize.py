@@ -247,7 +247,7 @@ def quantize(model: Any, calib: Any, options: QuantizeOptions | None = None, *,
         """Announces each pass to on_stage; keeps the graph as quantize receives it when asked."""
 
         def before_pass(self, p, g):
-            if (o.speed_check or o.keep_calibrated) and p.name == "quantize" and "graph" not in saved:
+            if (o.speed_check is not False or o.keep_calibrated) and p.name == "quantize" and "graph" not in saved:
                 from irc.passes.clone import clone_graph
 
                 saved["graph"], saved["pass"] = clone_graph(g)[0], p
@@ -258,9 +258,9 @@ def quantize(model: Any, calib: Any, options: QuantizeOptions | None = None, *,
     timings.extend(timer.times)
 
     speed = None
-    if o.speed_check:
-        if "graph" not in saved:
-            raise IRError("speed check: the pipeline has no quantize pass")
+    if o.speed_check is True and "graph" not in saved:
+        raise IRError("speed check: the pipeline has no quantize pass")
+    if o.speed_check is not False and "graph" in saved:
         t = stage("speed check")
         from irc.backends.onnx import export_onnx
         from irc.speed_check import speed_check as run_speed_check

@@ -21,6 +21,7 @@ from irc.ir.diagnostics import IRError
 
 if TYPE_CHECKING:
     from irc.passes import Pass
+    from irc.passes.quantize import Quantize
 
 
 @dataclass(frozen=True)
@@ -79,9 +80,14 @@ class QuantizeOptions:
     """Run the equalize pass before calibrate (passes/equalize.py)."""
     bias_correct: bool = False
     """Run the bias-correct pass between calibrate and quantize (passes/bias_correct.py)."""
-    speed_check: bool = False
+    speed_check: bool | None = False
     """Time each int8 region against fp32 in onnxruntime (batch of one calibration sample) and
-    return to fp32 the regions int8 does not make faster (irc/speed_check.py)."""
+    return to fp32 the regions int8 does not make faster (irc/speed_check.py). None: do so when
+    the pipeline has a quantize pass (what `irc quantize` does unless --no-speed-check); True
+    without one is an error. Off by default here, so that a library call is deterministic."""
+    reduce_range: bool | None = None
+    """7-bit weights (the quantize pass's reduce-range); None: the pass's default, on exactly on
+    x86 CPUs without VNNI (specs/quantization.md §3)."""
     speed_threads: int = 1
     """onnxruntime intra-op threads of the speed check (0: onnxruntime's default)."""
     keep_calibrated: bool = False
@@ -148,7 +154,7 @@ class QuantizeOptions:
             # with calibration data, smooth the layer_norms' outliers first (as in static mode)
             if calibrated:
                 passes.append(Smooth(batch_size=smooth_batch))
-            passes.append(Quantize(mode="dynamic", per_channel=self.per_channel, skip=self.skip))
+            passes.append(self._weights(Quantize(mode="dynamic", per_channel=self.per_channel, skip=self.skip)))
             return passes
         if self.equalize:
             passes.append(Equalize())
@@ -160,8 +166,15 @@ class QuantizeOptions:
         if self.bias_correct:
             passes.append(BiasCorrect(activations=self.activations, per_channel=self.per_channel,
                                       batch_size=self.batch_size, samples=self.samples))
-        passes.append(Quantize(activations=self.activations, per_channel=self.per_channel, skip=self.skip))
+        passes.append(self._weights(Quantize(activations=self.activations, per_channel=self.per_channel,
+                                             skip=self.skip)))
         return passes
+
+    def _weights(self, quantize: Quantize) -> Quantize:
+        """The quantize pass with `reduce_range` when it is set (else the pass's host default)."""
+        if self.reduce_range is None:
+            return quantize
+        return dataclasses.replace(quantize, reduce_range=self.reduce_range)
 
 
 _COUNTS = {

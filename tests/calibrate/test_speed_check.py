@@ -3,7 +3,10 @@ depends on how fast this machine runs anything)."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import pytest
 
 import irc
 from irc.passes import PassContext, PassManager
@@ -86,3 +89,59 @@ def test_regions_that_are_not_faster_together_all_go_back_to_fp32():
     assert not any(is_int8(op) for op in final.ops)
     assert "int8 does not make the model faster: it stays fp32" in report.summary()
     assert report.to_json()["whole_model_fp32"] is True
+
+
+def _cli(capsys, *argv):
+    from irc.cli import main
+
+    code = main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def _conv_model_file(tmp_path):
+    """A small conv model file and calibration data for the command line."""
+    from irc.backends.onnx import export_onnx
+    from irc.backends.onnx.exporter import save_onnx
+
+    path = tmp_path / "m.onnx"
+    save_onnx(export_onnx(conv_graph()), path)
+    np.savez(tmp_path / "calib.npz", x=samples(8))
+    return path, tmp_path / "calib.npz"
+
+
+def test_irc_quantize_checks_speed_unless_told_not_to(tmp_path, capsys):
+    model, calib = _conv_model_file(tmp_path)
+    code, out, err = _cli(capsys, "quantize", model, "--calib", calib, "-o", tmp_path / "a.onnx", "--json", "--quiet")
+    assert code == 0, err
+    report = json.loads(out)["speed"]
+    assert report["regions"] and all(np.isfinite(r["speedup"]) for r in report["regions"])
+    code, out, err = _cli(capsys, "quantize", model, "--calib", calib, "-o", tmp_path / "b.onnx", "--json", "--quiet",
+                          "--no-speed-check")
+    assert code == 0, err
+    assert "speed" not in json.loads(out)
+
+
+def test_a_pipeline_without_quantize_skips_the_default_speed_check(tmp_path, capsys):
+    model, calib = _conv_model_file(tmp_path)
+    code, out, err = _cli(capsys, "quantize", model, "--calib", calib, "-o", tmp_path / "a.onnx", "--json", "--quiet",
+                          "--pipeline", "fold,fuse")
+    assert code == 0, err
+    assert "speed" not in json.loads(out)
+    code, _, err = _cli(capsys, "quantize", model, "--calib", calib, "-o", tmp_path / "b.onnx", "--quiet",
+                        "--pipeline", "fold,fuse", "--speed-check")
+    assert code == 2 and "the pipeline has no quantize pass" in err
+
+
+@pytest.mark.parametrize("flag,qmax", [("--reduce-range", 63), ("--no-reduce-range", 127)])
+def test_reduce_range_sets_the_weight_magnitude(tmp_path, capsys, flag, qmax):
+    import onnx
+    from onnx import numpy_helper
+
+    model, calib = _conv_model_file(tmp_path)
+    out = tmp_path / "q.onnx"
+    code, _, err = _cli(capsys, "quantize", model, "--calib", calib, "-o", out, "--quiet", "--no-speed-check", flag)
+    assert code == 0, err
+    weights = [numpy_helper.to_array(t) for t in onnx.load(str(out)).graph.initializer
+               if t.data_type == onnx.TensorProto.INT8 and t.dims and len(t.dims) == 4]
+    assert weights and max(int(np.abs(w.astype(np.int32)).max()) for w in weights) == qmax

@@ -62,7 +62,9 @@ def _ints(text: str, opt: str) -> list[int]:
 
 
 def _irc_options(items: list[str]) -> dict:
-    out = {}
+    """irc.quantize's settings for the `irc` variant: `irc quantize`'s defaults (the speed check
+    included), then each KEY=VALUE."""
+    out: dict = {"speed_check": None}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
@@ -31,9 +32,13 @@ def add_arguments(p) -> None:
     p.add_argument("--equalize", action="store_true",
                    help="cross-layer equalization of conv -> [relu] -> conv pairs before calibration "
                         "(the equalize pass; off by default)")
-    p.add_argument("--speed-check", action="store_true",
+    p.add_argument("--speed-check", action=argparse.BooleanOptionalAction, default=None,
                    help="time each int8 region against fp32 in onnxruntime (batch 1, alternating rounds) and "
-                        "return to fp32 the regions int8 does not make faster")
+                        "return to fp32 the regions int8 does not make faster (on by default; "
+                        "--no-speed-check for a result that does not depend on timings)")
+    p.add_argument("--reduce-range", action=argparse.BooleanOptionalAction, default=None,
+                   help="7-bit weights, exact in onnxruntime on x86 CPUs without VNNI (default: on exactly "
+                        "when this machine is such a CPU)")
     p.add_argument("--speed-threads", type=int, default=1, metavar="N",
                    help="onnxruntime intra-op threads for --speed-check (default 1)")
     p.add_argument("--bias-correct", action="store_true",
@@ -120,6 +125,7 @@ def _options(args):
         mode=args.mode, method=args.method, activations=args.activations, per_channel=not args.per_tensor,
         samples=args.samples, batch_size=args.batch_size, skip=tuple(s for s in args.skip.split(",") if s),
         equalize=args.equalize, bias_correct=args.bias_correct, speed_check=args.speed_check,
+        reduce_range=args.reduce_range,
         speed_threads=args.speed_threads, keep_calibrated=bool(args.report) and budget is None,
         pipeline=args.pipeline, preprocess=args.preprocess, input_shapes=parse_input_shapes(args.input_shape),
         quiet=args.quiet or not sys.stderr.isatty(), budget=budget)
