@@ -89,7 +89,8 @@ class MatmulAddToGemm(RewriteRule):
 
 
 class AffineChainToConv(RewriteRule):
-    """A maximal chain of per-channel affine ops on a CNN feature map -> one depthwise 1x1 conv."""
+    """A maximal chain of per-channel affine ops on a CNN feature map -> one depthwise 1x1 conv
+    (a chain whose scale and shift are the same for every channel stays as it is)."""
 
     def apply(self, first: Op, rw: Rewriter) -> bool:
         graph = rw.graph
@@ -109,6 +110,10 @@ class AffineChainToConv(RewriteRule):
             k, c = (k * k2).astype(np.float32), (c * k2 + c2).astype(np.float32)
             chain.append(nxt)
             last = nxt
+        if np.all(k == k.flat[0]) and np.all(c == c.flat[0]):
+            # one scale and one shift for every channel (GELU's x / sqrt(2), erf + 1, * 0.5): an
+            # elementwise op onnxruntime runs in one pass or fuses (Gelu); a conv would break that
+            return False
         channels = x.type.dims[1]
         w = rw.const(k.reshape(channels, 1, *([1] * (x.type.rank - 2))), f"{last.result.name or 'affine'}_w",
                      before=first)
