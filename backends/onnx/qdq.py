@@ -23,6 +23,12 @@ How each part of a quantized graph is written (specs/quantization.md §5):
     then clamped, op -> Q -> DQ -> Relu/Clip -> Q, which equals the spec's clamp to
     [max(qmin, q(lo)), min(qmax, q(hi))] and keeps the op fusable; a warning says so. On a float
     result the Relu/Clip follows the op;
+  - a matmul of a quantized input and quantized constant weights with a float result is written
+    MatMulInteger -> Cast -> Mul by f32(s_x * s_w[c]), the scale taken through one run-time
+    factor of 1.0 (DequantizeLinear -> Relu, shared by every such matmul) so that onnxruntime's
+    constant folding keeps the scale Mul and its MatMulIntegerToFloat fusion (bias included)
+    applies; an `add` of a constant and such a result is written Add(result, constant), the
+    operand order that fusion takes the bias from;
   - a quantized graph output is a float output of the same name, read through its own DQ;
   - an i8 per-tensor activation that more than one DequantizeLinear reads is written as u8 with
     zero point z + 128 (the same real values, every stored value + 128). onnxruntime on x86 runs
@@ -78,6 +84,12 @@ class QDQContext(ExportContext):
         self.shifted: set[int] = set()
         """Values whose i8 activation type is written as u8 (zero point + 128): several readers."""
         self.shifted_names: set[str] = set()
+        self.integer_matmuls: set[int] = set()
+        """Results of matmuls written as MatMulInteger -> Cast -> Mul (float results)."""
+        self._one: str | None = None
+        self._zp128: str | None = None
+        self.u8_weights: dict[int, tuple[str, str]] = {}
+        """id(quantized weight) -> (its u8 tensor, zero point) for MatMulInteger."""
 
     # -- names --------------------------------------------------------------------------------
     def name(self, v: Value | None) -> str:
@@ -118,6 +130,8 @@ class QDQContext(ExportContext):
 
     def export_op(self, op: Op) -> None:
         if op.name == "const":
+            if op.result.type.is_quantized and _only_integer_matmul_weight(self.graph, op.result):
+                return  # written as u8 by the matmuls that read it (_u8_weight)
             (export_quantized_const if op.result.type.is_quantized else export_const)(self, op)
         elif op.name == "quantize":
             export_quantize(self, op)
@@ -125,6 +139,11 @@ class QDQContext(ExportContext):
             self.dq_source[id(op.result)] = op.operands[0]
         elif op.name == "dynamic_matmul":
             export_dynamic_matmul(self, op)
+        elif is_integer_matmul(self.graph, op):
+            export_integer_matmul(self, op)
+        elif is_bias_add(self, op):
+            ExportContext.node(self, "Add", [self.name(op.operands[1]), self.name(op.operands[0])],
+                               [self.name(op.result)])
         else:
             export_op(self, op, self.warn)
 
@@ -166,6 +185,23 @@ class QDQContext(ExportContext):
         out = out or self.fresh(f"{stored}_dq")
         self.dequantize_node(stored, self.written_type(src), out)
         return out
+
+    def runtime_one(self) -> str:
+        """A float 1.0 that onnxruntime does not treat as a constant: DequantizeLinear(1, 1.0) -> Relu.
+
+        onnxruntime folds a Mul of two initializers before its MatMulIntegerToFloat fusion runs,
+        and that fusion needs the scale Mul as a node. It does not constant-fold a
+        DequantizeLinear, and duplicates one per reader, so a single Relu after it carries the
+        value to every scale Mul (one DQ and one Relu of a scalar per model).
+        """
+        if self._one is None:
+            q = self.initializer(np.array(1, np.int8), "irc_one_q")
+            s = self.initializer(np.array(1.0, np.float32), "irc_one_scale")
+            dq = self.fresh("irc_one_dq")
+            ExportContext.node(self, "DequantizeLinear", [q, s], [dq])
+            self._one = self.fresh("irc_one")
+            ExportContext.node(self, "Relu", [dq], [self._one])
+        return self._one
 
     def quant_source(self, v: Value) -> Value | None:
         """The quantized value a reader of `v` dequantizes: `v` itself, or a dequantize's operand."""
@@ -231,16 +267,22 @@ def _fit_for_fusion(node: onnx.NodeProto, op: Op) -> None:
             return
 
 
-def export_quantized_const(ctx: QDQContext, op: Op) -> None:
-    v = op.result
+def stored_values(graph: Graph, v: Value) -> np.ndarray:
+    """The stored integers of quantized constant `v`, in its storage dtype (checked to fit)."""
     qt = v.type.quant
-    arr = np.asarray(ctx.graph.const_value(v))
+    arr = np.asarray(graph.const_value(v))
     want = qt.storage_dtype
     if arr.dtype != want:
         if arr.dtype.kind not in "iu" or arr.size and (arr.min() < qt.qmin or arr.max() > qt.qmax):
-            raise IRError(f"constant {op.label}: stored values of dtype {arr.dtype} do not fit its type {v.type}")
+            label = v.producer.label if v.producer is not None else v.name
+            raise IRError(f"constant {label}: stored values of dtype {arr.dtype} do not fit its type {v.type}")
         arr = arr.astype(want)
-    ctx.initializers.append(numpy_helper.from_array(arr, ctx.storage(v)))
+    return arr
+
+
+def export_quantized_const(ctx: QDQContext, op: Op) -> None:
+    v = op.result
+    ctx.initializers.append(numpy_helper.from_array(stored_values(ctx.graph, v), ctx.storage(v)))
 
 
 def export_quantize(ctx: QDQContext, op: Op) -> None:
@@ -275,6 +317,105 @@ def export_dynamic_matmul(ctx: QDQContext, op: Op) -> None:
         ExportContext.node(ctx, "Add", [scaled, ctx.float_input(op.operands[2])], [y])
     else:
         ExportContext.node(ctx, "Mul", [accf, scale], [y])
+
+
+def _quantized_input(v: Value) -> Value | None:
+    """The quantized value an operand reads: itself, or the operand of the dequantize it is."""
+    if v.type.is_quantized:
+        return v
+    p = v.producer
+    return p.operands[0] if p is not None and p.name == "dequantize" else None
+
+
+def is_integer_matmul(graph: Graph, op: Op) -> bool:
+    """A matmul of a quantized per-tensor input and quantized constant 2-D weights with a float
+    result (specs/quantization.md §3's float result)."""
+    if op.name != "matmul" or len(op.operands) != 2 or op.results[0].type.is_quantized:
+        return False
+    if any(k in op.attrs for k in ACTIVATION_KEYS):
+        return False
+    x, w = op.operands
+    src = _quantized_input(x)
+    if src is None or src.type.quant.axis is not None or src.type.quant.storage not in ("u8", "i8"):
+        return False
+    if not w.type.is_quantized or graph.const_value(w) is None or w.type.rank != 2:
+        return False
+    qw = w.type.quant
+    return qw.storage in ("u8", "i8") and (qw.axis is None or qw.axis == 1)
+
+
+def _only_integer_matmul_weight(graph: Graph, v: Value) -> bool:
+    uses = list(v.uses)
+    return bool(uses) and all(u.index == 1 and u.op is not graph.return_op and is_integer_matmul(graph, u.op)
+                              for u in uses)
+
+
+def _u8_weight(ctx: QDQContext, w: Value) -> tuple[str, str]:
+    """(stored u8 weights, their zero point) of quantized constant `w`, for MatMulInteger.
+
+    i8 weights are written as u8 with every stored value and zero point + 128 (the same real
+    values): onnxruntime's u8 x u8 kernels are exact on every x86 CPU, while its u8 x i8 ones
+    on AVX2 without VNNI add products pairwise in saturating int16 (its QDQ fusions make the same
+    switch on such CPUs; here nothing would). One tensor per weight, however many matmuls read it.
+    """
+    key = id(w)
+    if key not in ctx.u8_weights:
+        qw = w.type.quant
+        arr = stored_values(ctx.graph, w)
+        zp = qw.zero_point_array().astype(np.int16)
+        if qw.storage == "i8":
+            arr, zp = arr.astype(np.int16) + 128, zp + 128
+        base = ctx.name(w)
+        stored = ctx.initializer(arr.astype(np.uint8), f"{base}_u8")
+        zp_arr = np.asarray(zp.flat[0], np.uint8) if np.all(zp == zp.flat[0]) else zp.astype(np.uint8)
+        if zp_arr.ndim == 0 and int(zp_arr) == 128:
+            if ctx._zp128 is None:
+                ctx._zp128 = ctx.initializer(np.array(128, np.uint8), "irc_u8_zero_point_128")
+            ctx.u8_weights[key] = (stored, ctx._zp128)
+        else:
+            ctx.u8_weights[key] = (stored, ctx.initializer(zp_arr, f"{base}_u8_zero_point"))
+    return ctx.u8_weights[key]
+
+
+def export_integer_matmul(ctx: QDQContext, op: Op) -> None:
+    """matmul(x_q, w_q) -> f32 as the standard ONNX ops onnxruntime fuses into one
+    MatMulIntegerToFloat (with the bias of an Add that reads only it):
+
+        MatMulInteger(x_q, w_u8, z_x, z_w + 128) -> acc (i32)
+        Mul(Cast(acc, f32), Mul(one, f32(s_x * s_w[c])))        one: runtime_one(), 1.0
+
+    f32(acc) * (1.0 * m[c]) is f32(acc) * m[c], §3's float result. An i8 input is read as its
+    u8 form (shifted, zero point + 128).
+    """
+    x, w = op.operands
+    src = _quantized_input(x)
+    assert src is not None
+    x_stored = ctx.storage(src)
+    x_qt = ctx.written_type(src)
+    _, x_zp = ctx.params(x_qt, x_stored)
+    qw = w.type.quant
+    w_scales = qw.scale_array() if qw.axis is not None else qw.scale_array().reshape(())
+    y = ctx.name(op.result)
+    scale = np.float32(x_qt.scale_array()[0]) * np.asarray(w_scales, dtype=np.float32)
+    comb = ctx.initializer(scale.astype(np.float32), f"{y}_multiplier")
+    w_u8, w_zp = _u8_weight(ctx, w)
+    acc = ctx.fresh(f"{y}_acc")
+    ExportContext.node(ctx, "MatMulInteger", [x_stored, w_u8, x_zp, w_zp], [acc])
+    accf = ctx.fresh(f"{y}_acc_f32")
+    ExportContext.node(ctx, "Cast", [acc], [accf], to=onnx.TensorProto.FLOAT)
+    m = ctx.fresh(f"{y}_scale")
+    ExportContext.node(ctx, "Mul", [ctx.runtime_one(), comb], [m])
+    ExportContext.node(ctx, "Mul", [accf, m], [y])
+    ctx.integer_matmuls.add(id(op.result))
+
+
+def is_bias_add(ctx: QDQContext, op: Op) -> bool:
+    """add(c, y): a float constant and the float result of an integer matmul, in that order."""
+    if op.name != "add" or len(op.operands) != 2 or any(k in op.attrs for k in ACTIVATION_KEYS):
+        return False
+    c, y = op.operands
+    return (id(y) in ctx.integer_matmuls and id(c) not in ctx.integer_matmuls and not c.type.is_quantized
+            and not op.result.type.is_quantized and ctx.graph.const_value(c) is not None)
 
 
 def export_op(ctx: QDQContext, op: Op, warn: Callable[[str], None]) -> None:
@@ -326,7 +467,8 @@ def export_op(ctx: QDQContext, op: Op, warn: Callable[[str], None]) -> None:
 
 
 def _shifted_values(graph: Graph) -> set[int]:
-    """i8 per-tensor activations (not constants) that more than one DequantizeLinear will read."""
+    """i8 per-tensor activations (not constants) that more than one DequantizeLinear will read,
+    or that an integer matmul reads."""
     readers: dict[int, int] = {}
     dq_of: dict[int, Value] = {}
     values: dict[int, Value] = {}
@@ -350,6 +492,11 @@ def _shifted_values(graph: Graph) -> set[int]:
             continue
         for v in op.operands:
             count(v)
+        if is_integer_matmul(graph, op):  # MatMulInteger takes its u8 form (and u8 weights)
+            src = _quantized_input(op.operands[0])
+            if src is not None:
+                readers[id(src)] = readers.get(id(src), 0) + 2
+                values[id(src)] = src
     for v in graph.outputs:
         count(v)
     consts = {id(op.result) for op in graph.ops if op.name == "const"}
