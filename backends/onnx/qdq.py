@@ -88,7 +88,7 @@ class QDQContext(ExportContext):
         """Results of matmuls written as MatMulInteger -> Cast -> Mul (float results)."""
         self._one: str | None = None
         self._zp128: str | None = None
-        self.u8_weights: dict[int, tuple[str, str]] = {}
+        self.u8_weights: dict[tuple[int, bool], tuple[str, str]] = {}
         """id(quantized weight) -> (its u8 tensor, zero point) for MatMulInteger."""
 
     # -- names --------------------------------------------------------------------------------
@@ -328,20 +328,31 @@ def _quantized_input(v: Value) -> Value | None:
 
 
 def is_integer_matmul(graph: Graph, op: Op) -> bool:
-    """A matmul of a quantized per-tensor input and quantized constant 2-D weights with a float
-    result (specs/quantization.md §3's float result)."""
-    if op.name != "matmul" or len(op.operands) != 2 or op.results[0].type.is_quantized:
+    """A matmul (or gemm with trans_a 0, alpha and beta 1 and an optional float vector bias) of
+    a quantized per-tensor input and quantized constant 2-D weights with a float result
+    (specs/quantization.md §3's float result)."""
+    if op.name not in ("matmul", "gemm") or op.results[0].type.is_quantized:
         return False
     if any(k in op.attrs for k in ACTIVATION_KEYS):
         return False
-    x, w = op.operands
+    x, w = op.operands[0], op.operands[1]
     src = _quantized_input(x)
     if src is None or src.type.quant.axis is not None or src.type.quant.storage not in ("u8", "i8"):
         return False
     if not w.type.is_quantized or graph.const_value(w) is None or w.type.rank != 2:
         return False
     qw = w.type.quant
-    return qw.storage in ("u8", "i8") and (qw.axis is None or qw.axis == 1)
+    if qw.storage not in ("u8", "i8"):
+        return False
+    if op.name == "matmul":
+        return len(op.operands) == 2 and (qw.axis is None or qw.axis == 1)
+    if op.attr("trans_a") or op.attr("alpha") != 1.0 or op.attr("beta") != 1.0 or x.type.rank != 2:
+        return False
+    if len(op.operands) > 2:
+        c = op.operands[2]
+        if c.type.is_quantized or graph.const_value(c) is None or c.type.rank != 1:
+            return False
+    return qw.axis is None or qw.axis == (0 if op.attr("trans_b") else 1)
 
 
 def _only_integer_matmul_weight(graph: Graph, v: Value) -> bool:
@@ -350,18 +361,21 @@ def _only_integer_matmul_weight(graph: Graph, v: Value) -> bool:
                               for u in uses)
 
 
-def _u8_weight(ctx: QDQContext, w: Value) -> tuple[str, str]:
-    """(stored u8 weights, their zero point) of quantized constant `w`, for MatMulInteger.
+def _u8_weight(ctx: QDQContext, w: Value, transposed: bool = False) -> tuple[str, str]:
+    """(stored u8 weights, their zero point) of quantized constant `w` (as K x N: `transposed`
+    for a gemm's trans_b weight), for MatMulInteger.
 
     i8 weights are written as u8 with every stored value and zero point + 128 (the same real
     values): onnxruntime's u8 x u8 kernels are exact on every x86 CPU, while its u8 x i8 ones
     on AVX2 without VNNI add products pairwise in saturating int16 (its QDQ fusions make the same
     switch on such CPUs; here nothing would). One tensor per weight, however many matmuls read it.
     """
-    key = id(w)
+    key = (id(w), transposed)
     if key not in ctx.u8_weights:
         qw = w.type.quant
         arr = stored_values(ctx.graph, w)
+        if transposed:
+            arr = arr.T
         zp = qw.zero_point_array().astype(np.int16)
         if qw.storage == "i8":
             arr, zp = arr.astype(np.int16) + 128, zp + 128
@@ -378,8 +392,9 @@ def _u8_weight(ctx: QDQContext, w: Value) -> tuple[str, str]:
 
 
 def export_integer_matmul(ctx: QDQContext, op: Op) -> None:
-    """matmul(x_q, w_q) -> f32 as the standard ONNX ops onnxruntime fuses into one
-    MatMulIntegerToFloat (with the bias of an Add that reads only it):
+    """matmul(x_q, w_q) or gemm(x_q, w_q[, c]) -> f32 as the standard ONNX ops onnxruntime
+    fuses into one MatMulIntegerToFloat (with the bias of an Add that reads only it; a gemm's
+    float bias c is such an Add, its trans_b weight written transposed):
 
         MatMulInteger(x_q, w_u8, z_x, z_w + 128) -> acc (i32)
         Mul(Cast(acc, f32), Mul(one, f32(s_x * s_w[c])))        one: runtime_one(), 1.0
@@ -387,7 +402,8 @@ def export_integer_matmul(ctx: QDQContext, op: Op) -> None:
     f32(acc) * (1.0 * m[c]) is f32(acc) * m[c], §3's float result. An i8 input is read as its
     u8 form (shifted, zero point + 128).
     """
-    x, w = op.operands
+    x, w = op.operands[0], op.operands[1]
+    bias = op.operands[2] if len(op.operands) > 2 else None
     src = _quantized_input(x)
     assert src is not None
     x_stored = ctx.storage(src)
@@ -398,15 +414,20 @@ def export_integer_matmul(ctx: QDQContext, op: Op) -> None:
     y = ctx.name(op.result)
     scale = np.float32(x_qt.scale_array()[0]) * np.asarray(w_scales, dtype=np.float32)
     comb = ctx.initializer(scale.astype(np.float32), f"{y}_multiplier")
-    w_u8, w_zp = _u8_weight(ctx, w)
+    w_u8, w_zp = _u8_weight(ctx, w, transposed=op.name == "gemm" and bool(op.attr("trans_b")))
     acc = ctx.fresh(f"{y}_acc")
     ExportContext.node(ctx, "MatMulInteger", [x_stored, w_u8, x_zp, w_zp], [acc])
     accf = ctx.fresh(f"{y}_acc_f32")
     ExportContext.node(ctx, "Cast", [acc], [accf], to=onnx.TensorProto.FLOAT)
     m = ctx.fresh(f"{y}_scale")
     ExportContext.node(ctx, "Mul", [ctx.runtime_one(), comb], [m])
-    ExportContext.node(ctx, "Mul", [accf, m], [y])
-    ctx.integer_matmuls.add(id(op.result))
+    if bias is None:
+        ExportContext.node(ctx, "Mul", [accf, m], [y])
+        ctx.integer_matmuls.add(id(op.result))
+    else:  # a gemm's float bias: the Add the fusion takes in
+        scaled = ctx.fresh(f"{y}_nobias")
+        ExportContext.node(ctx, "Mul", [accf, m], [scaled])
+        ExportContext.node(ctx, "Add", [scaled, ctx.name(bias)], [y])
 
 
 def is_bias_add(ctx: QDQContext, op: Op) -> bool:

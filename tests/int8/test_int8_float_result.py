@@ -116,3 +116,35 @@ def test_weight_matmul_form_without_fusions_computes_the_same(tmp_path):
     ort_run = run_qdq(export_qdq(graph), {"x": x}, tmp_path, level=ort.GraphOptimizationLevel.ORT_ENABLE_BASIC)
     assert "MatMulInteger" in ort_run.op_types, ort_run.op_types
     np.testing.assert_array_equal(run_graph(graph, {"x": x})["y"], ort_run.outputs["y"])
+
+
+@pytest.mark.parametrize("m, k, n, trans_b, bias", [
+    (1, 64, 64, True, True),      # the corpus BERT's pooler (trans_b, bias)
+    (32, 64, 192, False, True),   # GPT-2's Conv1D as a gemm (weight K x N)
+    (7, 600, 48, True, False),    # K > 512, no bias
+])
+def test_gemm_with_float_result_matches_matmulintegertofloat(tmp_path, m, k, n, trans_b, bias):
+    """gemm(x_q, w_q[, c]) with a float result and float bias: y = f32(acc) * f32(s_x * s_w[c]) + c,
+    one MatMulIntegerToFloat (bias included) in onnxruntime, bit for bit."""
+    rng = np.random.default_rng(m + k + n)
+    wq, w_qt = int8_matmul_weights(rng, k, n, True)
+    if trans_b:
+        wq = np.ascontiguousarray(wq.T)
+        w_qt = QuantType.per_axis("i8", w_qt.scale_array(), [0] * n, 0)
+    x = (rng.standard_normal((m, k)) * 1.5).astype(np.float32)
+    xt, yt = TensorType((m, k), "f32"), TensorType((m, n), "f32")
+    qx = xt.with_element(QuantType.per_tensor("u8", np.float32(0.027), 126))
+    weights = {"w": wq}
+    lines = [f"  %w = const @w : {TensorType(wq.shape, w_qt)}"]
+    operands = "%xq, %w"
+    if bias:
+        weights["c"] = (rng.standard_normal(n) * 0.2).astype(np.float32)
+        lines.append(f"  %c = const @c : {TensorType((n,), 'f32')}")
+        operands += ", %c"
+    text = (f"func @main(%x: {xt}) -> ({yt}) {{\n  %xq = quantize(%x) : {qx}\n" + "\n".join(lines) +
+            f"\n  %y = gemm({operands}) {{trans_b={int(trans_b)}}} : {yt}\n  return %y\n}}\n")
+    graph = parse_text(text, weights=weights)
+    ort_run = run_qdq(export_qdq(graph), {"x": x}, tmp_path)
+    kernels = [t for t in ort_run.op_types if t not in ("QuantizeLinear", "DequantizeLinear", "Relu")]
+    assert kernels == ["MatMulIntegerToFloat"], ort_run.op_types
+    np.testing.assert_array_equal(run_graph(graph, {"x": x})["y"], ort_run.outputs["y"])
