@@ -131,7 +131,9 @@ class _Plan:
         for op, treatment in self.int8_ops:
             if treatment != "compute" or op.name not in ("matmul", "gemm") or op.attrs.get("activation"):
                 continue
-            if op.name == "gemm" and self.of_activations(op):
+            if op.name == "gemm" and any(u.op is self.graph.return_op for u in op.results[0].uses):
+                # a classifier's logits stay QGemm -> DQ: irc import reads the MatMulInteger form
+                # a float result is written in back as generic ops, not as an int8 gemm
                 continue
             movers: list[Op] = []
             if not self._float_readers_only(op.results[0], treatments, movers):

@@ -87,9 +87,8 @@ class QDQContext(ExportContext):
         self.integer_matmuls: set[int] = set()
         """Results of matmuls written as MatMulInteger -> Cast -> Mul (float results)."""
         self._one: str | None = None
-        self._zp128: str | None = None
-        self.u8_weights: dict[tuple[int, bool], tuple[str, str]] = {}
-        """id(quantized weight) -> (its u8 tensor, zero point) for MatMulInteger."""
+        self.matmul_weights: dict[tuple[int, bool], tuple[str, str]] = {}
+        """(id(quantized weight), transposed) -> (its tensor, zero point) for MatMulInteger."""
 
     # -- names --------------------------------------------------------------------------------
     def name(self, v: Value | None) -> str:
@@ -131,7 +130,7 @@ class QDQContext(ExportContext):
     def export_op(self, op: Op) -> None:
         if op.name == "const":
             if op.result.type.is_quantized and _only_integer_matmul_weight(self.graph, op.result):
-                return  # written as u8 by the matmuls that read it (_u8_weight)
+                return  # written by the matmuls that read it (_matmul_weight)
             (export_quantized_const if op.result.type.is_quantized else export_const)(self, op)
         elif op.name == "quantize":
             export_quantize(self, op)
@@ -361,34 +360,28 @@ def _only_integer_matmul_weight(graph: Graph, v: Value) -> bool:
                               for u in uses)
 
 
-def _u8_weight(ctx: QDQContext, w: Value, transposed: bool = False) -> tuple[str, str]:
-    """(stored u8 weights, their zero point) of quantized constant `w` (as K x N: `transposed`
-    for a gemm's trans_b weight), for MatMulInteger.
-
-    i8 weights are written as u8 with every stored value and zero point + 128 (the same real
-    values): onnxruntime's u8 x u8 kernels are exact on every x86 CPU, while its u8 x i8 ones
-    on AVX2 without VNNI add products pairwise in saturating int16 (its QDQ fusions make the same
-    switch on such CPUs; here nothing would). One tensor per weight, however many matmuls read it.
-    """
+def _matmul_weight(ctx: QDQContext, w: Value, transposed: bool = False) -> tuple[str, str]:
+    """(stored weights, their zero point or '' for none) of quantized constant `w` as K x N
+    (`transposed` for a gemm's trans_b weight), for MatMulInteger: one tensor per weight,
+    however many matmuls read it. A zero point of 0 (irc's symmetric weights) is left out."""
     key = (id(w), transposed)
-    if key not in ctx.u8_weights:
+    if key not in ctx.matmul_weights:
         qw = w.type.quant
         arr = stored_values(ctx.graph, w)
         if transposed:
-            arr = arr.T
-        zp = qw.zero_point_array().astype(np.int16)
-        if qw.storage == "i8":
-            arr, zp = arr.astype(np.int16) + 128, zp + 128
+            arr = np.ascontiguousarray(arr.T)
         base = ctx.name(w)
-        stored = ctx.initializer(arr.astype(np.uint8), f"{base}_u8")
-        zp_arr = np.asarray(zp.flat[0], np.uint8) if np.all(zp == zp.flat[0]) else zp.astype(np.uint8)
-        if zp_arr.ndim == 0 and int(zp_arr) == 128:
-            if ctx._zp128 is None:
-                ctx._zp128 = ctx.initializer(np.array(128, np.uint8), "irc_u8_zero_point_128")
-            ctx.u8_weights[key] = (stored, ctx._zp128)
+        if not transposed and not _only_integer_matmul_weight(ctx.graph, w):
+            stored = ctx.storage(w)  # other readers: export_quantized_const wrote it
         else:
-            ctx.u8_weights[key] = (stored, ctx.initializer(zp_arr, f"{base}_u8_zero_point"))
-    return ctx.u8_weights[key]
+            stored = ctx.initializer(arr, f"{base}_kn" if transposed else base)
+        zp = qw.zero_point_array()
+        if not np.any(zp != 0):
+            ctx.matmul_weights[key] = (stored, "")
+        else:
+            zp_arr = np.asarray(zp.flat[0], zp.dtype) if np.all(zp == zp.flat[0]) else zp
+            ctx.matmul_weights[key] = (stored, ctx.initializer(zp_arr, f"{base}_zero_point"))
+    return ctx.matmul_weights[key]
 
 
 def export_integer_matmul(ctx: QDQContext, op: Op) -> None:
@@ -396,11 +389,11 @@ def export_integer_matmul(ctx: QDQContext, op: Op) -> None:
     fuses into one MatMulIntegerToFloat (with the bias of an Add that reads only it; a gemm's
     float bias c is such an Add, its trans_b weight written transposed):
 
-        MatMulInteger(x_q, w_u8, z_x, z_w + 128) -> acc (i32)
+        MatMulInteger(x_q, w_q, z_x[, z_w]) -> acc (i32)
         Mul(Cast(acc, f32), Mul(one, f32(s_x * s_w[c])))        one: runtime_one(), 1.0
 
     f32(acc) * (1.0 * m[c]) is f32(acc) * m[c], §3's float result. An i8 input is read as its
-    u8 form (shifted, zero point + 128).
+    u8 form (shifted, zero point + 128): u8 x i8 is the pair every x86 kernel takes.
     """
     x, w = op.operands[0], op.operands[1]
     bias = op.operands[2] if len(op.operands) > 2 else None
@@ -414,9 +407,9 @@ def export_integer_matmul(ctx: QDQContext, op: Op) -> None:
     y = ctx.name(op.result)
     scale = np.float32(x_qt.scale_array()[0]) * np.asarray(w_scales, dtype=np.float32)
     comb = ctx.initializer(scale.astype(np.float32), f"{y}_multiplier")
-    w_u8, w_zp = _u8_weight(ctx, w, transposed=op.name == "gemm" and bool(op.attr("trans_b")))
+    w_stored, w_zp = _matmul_weight(ctx, w, transposed=op.name == "gemm" and bool(op.attr("trans_b")))
     acc = ctx.fresh(f"{y}_acc")
-    ExportContext.node(ctx, "MatMulInteger", [x_stored, w_u8, x_zp, w_zp], [acc])
+    ExportContext.node(ctx, "MatMulInteger", [x_stored, w_stored, x_zp] + ([w_zp] if w_zp else []), [acc])
     accf = ctx.fresh(f"{y}_acc_f32")
     ExportContext.node(ctx, "Cast", [acc], [accf], to=onnx.TensorProto.FLOAT)
     m = ctx.fresh(f"{y}_scale")
@@ -513,7 +506,7 @@ def _shifted_values(graph: Graph) -> set[int]:
             continue
         for v in op.operands:
             count(v)
-        if is_integer_matmul(graph, op):  # MatMulInteger takes its u8 form (and u8 weights)
+        if is_integer_matmul(graph, op):  # MatMulInteger takes its u8 form
             src = _quantized_input(op.operands[0])
             if src is not None:
                 readers[id(src)] = readers.get(id(src), 0) + 2

@@ -56,20 +56,18 @@ def test_absolute_budget_is_met_with_few_fp32_ops_and_evaluations(absolute):
 
 def test_remaining_int8_compute_runs_as_int8_kernels(absolute):
     r, _ = absolute
-    def is_int8(op):  # a quantized result, or a float result of quantized operands (MatMulIntegerToFloat)
-        return op.results[0].type.is_quantized or op.operands[0].type.is_quantized
-
-    n_int8 = {k: sum(1 for op in r.graph.ops if op.name == k and is_int8(op)) for k in ("conv", "gemm")}
-    n_float = sum(1 for op in r.graph.ops if op.name in ("conv", "gemm") and not is_int8(op))
+    n_int8 = {k: sum(1 for op in r.graph.ops if op.name == k and op.results[0].type.is_quantized)
+              for k in ("conv", "gemm")}
+    n_float = sum(1 for op in r.graph.ops if op.name in ("conv", "gemm") and not op.results[0].type.is_quantized)
     rep = ort_kernel_report(r.model)["extended"]
     assert rep["int8_kernels"].get("QLinearConv", 0) == n_int8["conv"]
-    assert rep["int8_kernels"].get("QGemm", 0) + rep["int8_kernels"].get("MatMulIntegerToFloat", 0) == n_int8["gemm"]
+    assert rep["int8_kernels"].get("QGemm", 0) == n_int8["gemm"]
     assert rep["float_total"] == n_float
     table = {o.name: o for o in r.budget.ops}
     for name in r.budget.fp32_ops:
         assert table[name].fp32 and table[name].kernel_final in ("Conv", "Gemm", "Add", None)
         assert table[name].rank is not None and table[name].harm > 0
-    assert all(o.kernel_final and o.kernel_final.startswith(("QLinear", "QGemm", "MatMulInteger")) for o in r.budget.ops
+    assert all(o.kernel_final and o.kernel_final.startswith(("QLinear", "QGemm")) for o in r.budget.ops
                if not o.fp32 and o.kind in ("conv", "gemm"))
 
 

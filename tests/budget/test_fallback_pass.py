@@ -68,13 +68,11 @@ def test_mixed_model_keeps_int8_kernels(mixed):
                     and op.results[0].type.is_quantized]
     float_compute = [op for op in result.graph.ops if op.name in ("conv", "gemm", "matmul")
                      and not op.results[0].type.is_quantized]
-    # the classifier's gemm is int8 with a float result (its logits only the graph returns)
-    assert len(float_compute) == 3 and len(int8_compute) == 18
-    assert [op.results[0].name for op in float_compute if op.name == "gemm"] == ["logits"]
+    assert len(float_compute) == 2 and len(int8_compute) == 19
     rep = ort_kernel_report(result.model)
     for level in ("extended", "all"):
         k = rep[level]
-        assert k["int8_kernels"].get("QLinearConv", 0) == 18 and k["int8_kernels"].get("MatMulIntegerToFloat", 0) == 1
+        assert k["int8_kernels"].get("QLinearConv", 0) == 18 and k["int8_kernels"].get("QGemm", 0) == 1
         assert k["float_total"] == 2  # exactly the two fp32 convs
         assert k["int8_kernels"].get("QLinearAdd", 0) == 2  # the fp32 add is not one of them
     names = " ".join(n["name"] for n in rep["extended"]["float_compute_nodes"])
