@@ -7,8 +7,10 @@ Every op gets one treatment (specs/quantization.md §3):
                 weights i8 symmetric per output channel (matmul: per column), bias i32 at
                 scale s_x * s_w, the result typed from its calibrated range; a matmul of two
                 activations (attention's q k^T and p v) takes both as int8 activations
-                (`activation_matmuls`, off by default); a matmul whose result only float ops read keeps it
-                float, y = f32(acc) * f32(s_x * s_w[c]) (`float_results`, MatMulIntegerToFloat)
+                (`activation_matmuls`, off by default); a matmul or gemm whose result only float ops
+                read (maybe through reshapes, splits, transposes) keeps it float,
+                y = f32(acc) * f32(s_x * s_w[c]) [+ gemm's float bias] (`float_results`,
+                MatMulIntegerToFloat)
     requantize  add and mul (over CNN feature maps only: a transformer's residual and mask
                 adds stay float), average_pool, global_average_pool, concat: int8 operands, own
                 result type; relu, clip and sigmoid too, when their operand is already int8
@@ -82,7 +84,7 @@ class _Plan:
         self.no_range: list[str] = []
         self.absorbed: dict[int, Op] = {}  # id(concat) -> the relu its saturation implements
         self.float_results = float_results
-        self.float_out: set[int] = set()   # id(matmul) whose result stays float
+        self.float_out: set[int] = set()   # id(matmul / gemm) whose result stays float
 
     def range_type(self, v: Value) -> QuantType | None:
         if id(v) in self.types:
@@ -119,16 +121,45 @@ class _Plan:
             self.float_result_matmuls()
 
     def float_result_matmuls(self) -> None:
-        """A matmul whose result no int8 op reads keeps a float result: y = s_a s_b[c] acc[c], no
-        requantization and no dequantize after it (onnxruntime's MatMulIntegerToFloat)."""
-        int8 = {id(op) for op, _ in self.int8_ops}
+        """A matmul (or a gemm with constant weights) whose result no int8 op reads keeps a float
+        result: y = s_a s_b[c] acc[c] (+ a gemm's float bias), no requantization and no
+        dequantize after it (onnxruntime's MatMulIntegerToFloat). Data-movement ops between it
+        and its float readers (a reshape, split or transpose whose results only float ops read)
+        move the float result instead of its integers."""
+        treatments = {id(op): t for op, t in self.int8_ops}
+        to_float: set[int] = set()
         for op, treatment in self.int8_ops:
-            if treatment != "compute" or op.name != "matmul" or op.attrs.get("activation"):
+            if treatment != "compute" or op.name not in ("matmul", "gemm") or op.attrs.get("activation"):
                 continue
-            if any(id(u.op) in int8 for u in op.results[0].uses):
+            if op.name == "gemm" and any(u.op is self.graph.return_op for u in op.results[0].uses):
+                # a classifier's logits stay QGemm -> DQ: irc import reads the MatMulInteger form
+                # a float result is written in back as generic ops, not as an int8 gemm
+                continue
+            movers: list[Op] = []
+            if not self._float_readers_only(op.results[0], treatments, movers):
                 continue
             self.types.pop(id(op.results[0]), None)
             self.float_out.add(id(op))
+            for m in movers:
+                to_float.add(id(m))
+                for r in m.results:
+                    self.types.pop(id(r), None)
+        if to_float:
+            self.int8_ops = [(op, t) for op, t in self.int8_ops if id(op) not in to_float]
+
+    def _float_readers_only(self, v: Value, treatments: dict[int, str], movers: list[Op]) -> bool:
+        """Whether only float ops read `v`, through int8 data-movement ops (collected in `movers`)
+        that only `v`'s chain feeds."""
+        for u in v.uses:
+            t = treatments.get(id(u.op))
+            if t is None:
+                continue
+            if t != "movement" or u.index != 0 or u.op.name == "concat":
+                return False
+            if not all(self._float_readers_only(r, treatments, movers) for r in u.op.results):
+                return False
+            movers.append(u.op)
+        return True
 
     def activation_operands(self, op: Op) -> list[Value]:
         if op.name in COMPUTE and not self.of_activations(op):
@@ -221,7 +252,7 @@ def _rewrite(plan: _Plan) -> dict[str, int]:
     counts = {"quantized ops": 0, "quantize": 0, "dequantize": 0}
     for op, treatment in plan.int8_ops:
         if treatment == "compute" and not plan.of_activations(op):
-            _quantize_weights(g, op, plan, quantized(op.operands[0], op))
+            _quantize_weights(g, op, plan, quantized(op.operands[0], op), float_bias=id(op) in plan.float_out)
         else:
             n = 1 if treatment == "movement" and op.name != "concat" else len(op.operands)
             for i in range(n):
@@ -286,8 +317,9 @@ def _check_finite_constants(plan: _Plan) -> None:
                                 f"represent; fix the model, or keep the op in float (skip={op.label})")
 
 
-def _quantize_weights(g: Graph, op: Op, plan: _Plan, xq: Value) -> None:
-    """Replace op's input, weight and bias by their int8 / int32 forms."""
+def _quantize_weights(g: Graph, op: Op, plan: _Plan, xq: Value, float_bias: bool = False) -> None:
+    """Replace op's input, weight and bias by their int8 / int32 forms (`float_bias`: a gemm
+    with a float result keeps its bias in float, added after the scaling)."""
     s_x = xq.type.quant.scale
     w_val = op.operands[1]
     w = g.const_value(w_val).astype(np.float32)
@@ -295,13 +327,15 @@ def _quantize_weights(g: Graph, op: Op, plan: _Plan, xq: Value) -> None:
     scales = weight_scales(w, axis, plan.weight_qmax)
     b_val = op.operands[2] if len(op.operands) > 2 else None
     b = g.const_value(b_val).astype(np.float32) if b_val is not None else None
-    if b is not None:
+    if b is not None and not float_bias:
         scales = fit_bias(b if axis is not None else np.abs(b).max(keepdims=True), s_x, scales)
     wq = quantize_with_scales(w, scales, axis, plan.weight_qmax)
     w_type = w_val.type.with_element(weight_type(scales, axis))
     new_w = g.const(wq, f"{w_val.name or 'w'}_q", type=w_type, inline=False, before=op)
     operands = [xq, new_w]
-    if b is not None:
+    if b_val is not None and float_bias:
+        operands.append(b_val)
+    elif b is not None:
         bq, b_qt = bias_type_and_values(b, s_x, scales if axis is not None else np.full(b.shape, scales[0]), 0)
         new_b = g.const(bq, f"{b_val.name or 'b'}_q", type=b_val.type.with_element(b_qt), inline=False, before=op)
         operands.append(new_b)
@@ -329,7 +363,7 @@ class Quantize(Pass):
     the models measured (MiniLM at sequence 32 and 128, the corpus transformers) onnxruntime ran
     them no faster in int8 than in float (FusedMatMul), and their Q nodes cost."""
     float_results: bool = True
-    """A quantized matmul whose result only float ops read returns float (MatMulIntegerToFloat)."""
+    """A quantized matmul or gemm whose result only float ops read returns float (MatMulIntegerToFloat)."""
     reduce_range: bool = field(default_factory=u8s8_saturates)
     """7-bit weights (|q| <= 63) for x86 CPUs without VNNI, where onnxruntime's u8 x i8 kernels
     add pairs of products in saturating int16: exact there at the cost of one bit of weight

@@ -23,6 +23,12 @@ How each part of a quantized graph is written (specs/quantization.md §5):
     then clamped, op -> Q -> DQ -> Relu/Clip -> Q, which equals the spec's clamp to
     [max(qmin, q(lo)), min(qmax, q(hi))] and keeps the op fusable; a warning says so. On a float
     result the Relu/Clip follows the op;
+  - a matmul of a quantized input and quantized constant weights with a float result is written
+    MatMulInteger -> Cast -> Mul by f32(s_x * s_w[c]), the scale taken through one run-time
+    factor of 1.0 (DequantizeLinear -> Relu, shared by every such matmul) so that onnxruntime's
+    constant folding keeps the scale Mul and its MatMulIntegerToFloat fusion (bias included)
+    applies; an `add` of a constant and such a result is written Add(result, constant), the
+    operand order that fusion takes the bias from;
   - a quantized graph output is a float output of the same name, read through its own DQ;
   - an i8 per-tensor activation that more than one DequantizeLinear reads is written as u8 with
     zero point z + 128 (the same real values, every stored value + 128). onnxruntime on x86 runs
@@ -78,6 +84,11 @@ class QDQContext(ExportContext):
         self.shifted: set[int] = set()
         """Values whose i8 activation type is written as u8 (zero point + 128): several readers."""
         self.shifted_names: set[str] = set()
+        self.integer_matmuls: set[int] = set()
+        """Results of matmuls written as MatMulInteger -> Cast -> Mul (float results)."""
+        self._one: str | None = None
+        self.matmul_weights: dict[tuple[int, bool], tuple[str, str]] = {}
+        """(id(quantized weight), transposed) -> (its tensor, zero point) for MatMulInteger."""
 
     # -- names --------------------------------------------------------------------------------
     def name(self, v: Value | None) -> str:
@@ -118,6 +129,8 @@ class QDQContext(ExportContext):
 
     def export_op(self, op: Op) -> None:
         if op.name == "const":
+            if op.result.type.is_quantized and _only_integer_matmul_weight(self.graph, op.result):
+                return  # written by the matmuls that read it (_matmul_weight)
             (export_quantized_const if op.result.type.is_quantized else export_const)(self, op)
         elif op.name == "quantize":
             export_quantize(self, op)
@@ -125,6 +138,11 @@ class QDQContext(ExportContext):
             self.dq_source[id(op.result)] = op.operands[0]
         elif op.name == "dynamic_matmul":
             export_dynamic_matmul(self, op)
+        elif is_integer_matmul(self.graph, op):
+            export_integer_matmul(self, op)
+        elif is_bias_add(self, op):
+            ExportContext.node(self, "Add", [self.name(op.operands[1]), self.name(op.operands[0])],
+                               [self.name(op.result)])
         else:
             export_op(self, op, self.warn)
 
@@ -166,6 +184,23 @@ class QDQContext(ExportContext):
         out = out or self.fresh(f"{stored}_dq")
         self.dequantize_node(stored, self.written_type(src), out)
         return out
+
+    def runtime_one(self) -> str:
+        """A float 1.0 that onnxruntime does not treat as a constant: DequantizeLinear(1, 1.0) -> Relu.
+
+        onnxruntime folds a Mul of two initializers before its MatMulIntegerToFloat fusion runs,
+        and that fusion needs the scale Mul as a node. It does not constant-fold a
+        DequantizeLinear, and duplicates one per reader, so a single Relu after it carries the
+        value to every scale Mul (one DQ and one Relu of a scalar per model).
+        """
+        if self._one is None:
+            q = self.initializer(np.array(1, np.int8), "irc_one_q")
+            s = self.initializer(np.array(1.0, np.float32), "irc_one_scale")
+            dq = self.fresh("irc_one_dq")
+            ExportContext.node(self, "DequantizeLinear", [q, s], [dq])
+            self._one = self.fresh("irc_one")
+            ExportContext.node(self, "Relu", [dq], [self._one])
+        return self._one
 
     def quant_source(self, v: Value) -> Value | None:
         """The quantized value a reader of `v` dequantizes: `v` itself, or a dequantize's operand."""
@@ -231,16 +266,22 @@ def _fit_for_fusion(node: onnx.NodeProto, op: Op) -> None:
             return
 
 
-def export_quantized_const(ctx: QDQContext, op: Op) -> None:
-    v = op.result
+def stored_values(graph: Graph, v: Value) -> np.ndarray:
+    """The stored integers of quantized constant `v`, in its storage dtype (checked to fit)."""
     qt = v.type.quant
-    arr = np.asarray(ctx.graph.const_value(v))
+    arr = np.asarray(graph.const_value(v))
     want = qt.storage_dtype
     if arr.dtype != want:
         if arr.dtype.kind not in "iu" or arr.size and (arr.min() < qt.qmin or arr.max() > qt.qmax):
-            raise IRError(f"constant {op.label}: stored values of dtype {arr.dtype} do not fit its type {v.type}")
+            label = v.producer.label if v.producer is not None else v.name
+            raise IRError(f"constant {label}: stored values of dtype {arr.dtype} do not fit its type {v.type}")
         arr = arr.astype(want)
-    ctx.initializers.append(numpy_helper.from_array(arr, ctx.storage(v)))
+    return arr
+
+
+def export_quantized_const(ctx: QDQContext, op: Op) -> None:
+    v = op.result
+    ctx.initializers.append(numpy_helper.from_array(stored_values(ctx.graph, v), ctx.storage(v)))
 
 
 def export_quantize(ctx: QDQContext, op: Op) -> None:
@@ -275,6 +316,120 @@ def export_dynamic_matmul(ctx: QDQContext, op: Op) -> None:
         ExportContext.node(ctx, "Add", [scaled, ctx.float_input(op.operands[2])], [y])
     else:
         ExportContext.node(ctx, "Mul", [accf, scale], [y])
+
+
+def _quantized_input(v: Value) -> Value | None:
+    """The quantized value an operand reads: itself, or the operand of the dequantize it is."""
+    if v.type.is_quantized:
+        return v
+    p = v.producer
+    return p.operands[0] if p is not None and p.name == "dequantize" else None
+
+
+def is_integer_matmul(graph: Graph, op: Op) -> bool:
+    """A matmul (or gemm with trans_a 0, alpha and beta 1 and an optional float vector bias) of
+    a quantized per-tensor input and quantized constant 2-D weights with a float result
+    (specs/quantization.md §3's float result)."""
+    if op.name not in ("matmul", "gemm") or op.results[0].type.is_quantized:
+        return False
+    if any(k in op.attrs for k in ACTIVATION_KEYS):
+        return False
+    x, w = op.operands[0], op.operands[1]
+    src = _quantized_input(x)
+    if src is None or src.type.quant.axis is not None or src.type.quant.storage not in ("u8", "i8"):
+        return False
+    if not w.type.is_quantized or graph.const_value(w) is None or w.type.rank != 2:
+        return False
+    qw = w.type.quant
+    if qw.storage not in ("u8", "i8"):
+        return False
+    if op.name == "matmul":
+        return len(op.operands) == 2 and (qw.axis is None or qw.axis == 1)
+    if op.attr("trans_a") or op.attr("alpha") != 1.0 or op.attr("beta") != 1.0 or x.type.rank != 2:
+        return False
+    if len(op.operands) > 2:
+        c = op.operands[2]
+        if c.type.is_quantized or graph.const_value(c) is None or c.type.rank != 1:
+            return False
+    return qw.axis is None or qw.axis == (0 if op.attr("trans_b") else 1)
+
+
+def _only_integer_matmul_weight(graph: Graph, v: Value) -> bool:
+    uses = list(v.uses)
+    return bool(uses) and all(u.index == 1 and u.op is not graph.return_op and is_integer_matmul(graph, u.op)
+                              for u in uses)
+
+
+def _matmul_weight(ctx: QDQContext, w: Value, transposed: bool = False) -> tuple[str, str]:
+    """(stored weights, their zero point or '' for none) of quantized constant `w` as K x N
+    (`transposed` for a gemm's trans_b weight), for MatMulInteger: one tensor per weight,
+    however many matmuls read it. A zero point of 0 (irc's symmetric weights) is left out."""
+    key = (id(w), transposed)
+    if key not in ctx.matmul_weights:
+        qw = w.type.quant
+        arr = stored_values(ctx.graph, w)
+        if transposed:
+            arr = np.ascontiguousarray(arr.T)
+        base = ctx.name(w)
+        if not transposed and not _only_integer_matmul_weight(ctx.graph, w):
+            stored = ctx.storage(w)  # other readers: export_quantized_const wrote it
+        else:
+            stored = ctx.initializer(arr, f"{base}_kn" if transposed else base)
+        zp = qw.zero_point_array()
+        if not np.any(zp != 0):
+            ctx.matmul_weights[key] = (stored, "")
+        else:
+            zp_arr = np.asarray(zp.flat[0], zp.dtype) if np.all(zp == zp.flat[0]) else zp
+            ctx.matmul_weights[key] = (stored, ctx.initializer(zp_arr, f"{base}_zero_point"))
+    return ctx.matmul_weights[key]
+
+
+def export_integer_matmul(ctx: QDQContext, op: Op) -> None:
+    """matmul(x_q, w_q) or gemm(x_q, w_q[, c]) -> f32 as the standard ONNX ops onnxruntime
+    fuses into one MatMulIntegerToFloat (with the bias of an Add that reads only it; a gemm's
+    float bias c is such an Add, its trans_b weight written transposed):
+
+        MatMulInteger(x_q, w_q, z_x[, z_w]) -> acc (i32)
+        Mul(Cast(acc, f32), Mul(one, f32(s_x * s_w[c])))        one: runtime_one(), 1.0
+
+    f32(acc) * (1.0 * m[c]) is f32(acc) * m[c], §3's float result. An i8 input is read as its
+    u8 form (shifted, zero point + 128): u8 x i8 is the pair every x86 kernel takes.
+    """
+    x, w = op.operands[0], op.operands[1]
+    bias = op.operands[2] if len(op.operands) > 2 else None
+    src = _quantized_input(x)
+    assert src is not None
+    x_stored = ctx.storage(src)
+    x_qt = ctx.written_type(src)
+    _, x_zp = ctx.params(x_qt, x_stored)
+    qw = w.type.quant
+    w_scales = qw.scale_array() if qw.axis is not None else qw.scale_array().reshape(())
+    y = ctx.name(op.result)
+    scale = np.float32(x_qt.scale_array()[0]) * np.asarray(w_scales, dtype=np.float32)
+    comb = ctx.initializer(scale.astype(np.float32), f"{y}_multiplier")
+    w_stored, w_zp = _matmul_weight(ctx, w, transposed=op.name == "gemm" and bool(op.attr("trans_b")))
+    acc = ctx.fresh(f"{y}_acc")
+    ExportContext.node(ctx, "MatMulInteger", [x_stored, w_stored, x_zp] + ([w_zp] if w_zp else []), [acc])
+    accf = ctx.fresh(f"{y}_acc_f32")
+    ExportContext.node(ctx, "Cast", [acc], [accf], to=onnx.TensorProto.FLOAT)
+    m = ctx.fresh(f"{y}_scale")
+    ExportContext.node(ctx, "Mul", [ctx.runtime_one(), comb], [m])
+    if bias is None:
+        ExportContext.node(ctx, "Mul", [accf, m], [y])
+        ctx.integer_matmuls.add(id(op.result))
+    else:  # a gemm's float bias: the Add the fusion takes in
+        scaled = ctx.fresh(f"{y}_nobias")
+        ExportContext.node(ctx, "Mul", [accf, m], [scaled])
+        ExportContext.node(ctx, "Add", [scaled, ctx.name(bias)], [y])
+
+
+def is_bias_add(ctx: QDQContext, op: Op) -> bool:
+    """add(c, y): a float constant and the float result of an integer matmul, in that order."""
+    if op.name != "add" or len(op.operands) != 2 or any(k in op.attrs for k in ACTIVATION_KEYS):
+        return False
+    c, y = op.operands
+    return (id(y) in ctx.integer_matmuls and id(c) not in ctx.integer_matmuls and not c.type.is_quantized
+            and not op.result.type.is_quantized and ctx.graph.const_value(c) is not None)
 
 
 def export_op(ctx: QDQContext, op: Op, warn: Callable[[str], None]) -> None:
@@ -326,7 +481,8 @@ def export_op(ctx: QDQContext, op: Op, warn: Callable[[str], None]) -> None:
 
 
 def _shifted_values(graph: Graph) -> set[int]:
-    """i8 per-tensor activations (not constants) that more than one DequantizeLinear will read."""
+    """i8 per-tensor activations (not constants) that more than one DequantizeLinear will read,
+    or that an integer matmul reads."""
     readers: dict[int, int] = {}
     dq_of: dict[int, Value] = {}
     values: dict[int, Value] = {}
@@ -350,6 +506,11 @@ def _shifted_values(graph: Graph) -> set[int]:
             continue
         for v in op.operands:
             count(v)
+        if is_integer_matmul(graph, op):  # MatMulInteger takes its u8 form
+            src = _quantized_input(op.operands[0])
+            if src is not None:
+                readers[id(src)] = readers.get(id(src), 0) + 2
+                values[id(src)] = src
     for v in graph.outputs:
         count(v)
     consts = {id(op.result) for op in graph.ops if op.name == "const"}

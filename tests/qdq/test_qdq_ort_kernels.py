@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import onnx
 import pytest
@@ -92,3 +94,34 @@ def test_i8_activations_with_several_readers_are_written_u8_and_run_int8(tmp_pat
     report = ort_kernel_report(result.model)["extended"]
     assert report["float_total"] == 0, report["float_compute_nodes"]
     assert report["int8_kernels"]["QLinearConv"] == 13 and report["int8_kernels"]["QLinearAdd"] == 5
+
+
+def test_bert_weight_matmuls_run_as_matmulintegertofloat_with_their_bias():
+    """The committed TorchScript BERT (2 layers, hidden 64): every weight matmul of irc's static
+    model, and the pooler's gemm, is one MatMulIntegerToFloat holding its bias in onnxruntime's
+    optimized graph (no separate bias Add, no MatMulInteger left), and the float fusions around
+    them are the fp32 model's: its LayerNormalizations, and its BiasGelus as Gelus after the
+    matmuls now holding the biases; attention's two matmuls per layer stay float as in fp32."""
+    from pathlib import Path
+
+    import irc
+
+    folder = Path(__file__).resolve().parents[1] / "data" / "corpus" / "bert_ts"
+    result = irc.quantize(str(folder / "model.onnx"), str(folder / "calib.npz"))
+    written = Counter(n.op_type for n in result.model.graph.node)
+    assert written["MatMulInteger"] == 13 and written["MatMul"] == 4 and "Gemm" not in written, written
+    assert not any(n.domain not in ("", "ai.onnx") for n in result.model.graph.node)  # standard ONNX only
+
+    fp32 = Counter(n.op_type for n in optimized_model(folder / "model.onnx", "all").graph.node)
+    opt = optimized_model(result.model, "all")
+    kinds = Counter(n.op_type for n in opt.graph.node)
+    mif = [n for n in opt.graph.node if n.op_type == "MatMulIntegerToFloat"]
+    assert len(mif) == 13 and all(len(n.input) == 7 and n.input[6] for n in mif), [list(n.input) for n in mif]
+    assert "MatMulInteger" not in kinds and "QGemm" not in kinds and fp32["FusedGemm"] == 1  # the pooler
+    assert kinds["LayerNormalization"] == fp32["LayerNormalization"] == 5
+    assert kinds["Gelu"] == fp32["BiasGelu"] == 2 and "BiasGelu" not in kinds
+    assert kinds["FusedMatMul"] + kinds["MatMul"] == fp32["FusedMatMul"] + 2 == 4  # q k^T and p v
+    # fp32 keeps 10 bias Adds (the other 2 are in its BiasGelus, the pooler's in its FusedGemm):
+    # here they are inside the MatMulIntegerToFloats; the run-time 1.0 (qdq.py runtime_one)
+    # costs one DQ and one Relu
+    assert kinds["Add"] == fp32["Add"] - 10 and kinds["Relu"] == 1

@@ -8,8 +8,8 @@ quantized result (s_y, z_y):
     y_q[c] = clip(round_half_even(f32(acc[c]) * m[c]) + z_y, lo, hi),   m[c] = f32(f32(s_x * s_w[c]) / s_y)
 
 [lo, hi] is the storage range, narrowed by a fused `activation` (relu / clip) when the op has
-one. A matmul with a float result (onnxruntime's MatMulIntegerToFloat) returns
-y[c] = f32(acc[c]) * f32(s_x * s_w[c]) instead. The products are float32 BLAS products of exact integers (see _int8.py); conv reuses the
+one. A matmul or gemm with a float result (onnxruntime's MatMulIntegerToFloat) returns
+y[c] = f32(acc[c]) * f32(s_x * s_w[c]) instead, a gemm then adding its float bias c[c]. The products are float32 BLAS products of exact integers (see _int8.py); conv reuses the
 fp32 kernel's im2col and computes every group with one batched product per reduction chunk.
 """
 
@@ -76,12 +76,23 @@ def gemm(op, a, b, c=None):
                          f"beta={op.attr('beta')}")
     qa = per_tensor(op, quant_of(op, 0, "operand a"), "operand a")
     qb = quant_of(op, 1, "operand b")
-    qy = per_tensor(op, result_quant(op), "the result")
+    float_result = not op.results[0].type.is_quantized
+    qy = None if float_result else per_tensor(op, result_quant(op), "the result")
     trans_b = bool(op.attr("trans_b"))
     n_out = b.shape[0] if trans_b else b.shape[1]
     b_scales = _channel_scales(op, qb, 0 if trans_b else 1, n_out, "operand b")
     bm = centered(b, qb)
     acc = exact_matmul(centered(a, qa), bm.T if trans_b else bm, offset_bound(qa), offset_bound(qb))
+    if float_result:
+        if op.attrs.get("activation"):
+            raise ValueError("gemm: a fused activation needs a quantized result")
+        if c is not None and op.operands[2].type.is_quantized:
+            raise ValueError("gemm: a float result takes a float bias (operand c), got "
+                             f"{op.operands[2].type}")
+        # onnxruntime's MatMulIntegerToFloat with its bias: f32(acc) * f32(s_a * s_b[c]) + c
+        y = np.multiply(acc, np.float32(qa.scale) * b_scales, dtype=np.float32)
+        return y if c is None else np.add(y, np.asarray(c, dtype=np.float32), dtype=np.float32)
+    assert qy is not None
     if c is not None:
         acc = add_bias(acc, bias_values(op, 2, c, np.float32(qa.scale) * b_scales, "operand c"))
     m = output_multiplier(qa.scale, b_scales, qy.scale)
