@@ -228,6 +228,8 @@ def build_variant(name: str, model: BenchModel, folder: Path, calib: dict[str, n
         if name == "fp32":
             v = Variant("fp32", model.fp32_path)
         elif name == "irc":
+            if quantize is None:
+                raise ValueError("the irc variant needs a quantizer (run_bench passes irc.quantize)")
             v = build_irc(model, folder, calib, quantize, quantize_options)
         elif name == "ort":
             v = build_ort(model, folder, calib)
