@@ -86,7 +86,7 @@ def prefix_levels(order: Sequence[Site]) -> tuple[list[frozenset[str]], list[int
     """The distinct nested fp32 sets of the order's prefixes; for each level the index (in the
     order) of the site that made it and the number of sites it covers (sites after that one
     whose ops it already holds come with it)."""
-    levels = [frozenset()]
+    levels: list[frozenset[str]] = [frozenset()]
     creators = [-1]
     counts = [0]
     cur: set[str] = set()
@@ -167,7 +167,7 @@ def search(sites: Sequence[Site], all_ops: frozenset[str], cost: Callable[[str],
     def kept_without(m: int) -> frozenset[str]:
         return union(rest[m:] + [last])
 
-    sets = []
+    sets: list[frozenset[str]] = []
     for m in range(len(rest) + 1):
         ops = kept_without(m)
         if not sets or ops != sets[-1]:
