@@ -168,7 +168,7 @@ class _Runner:
         self._float_eval: Evaluator | None = None
 
     def _run_fn(self, graph: Graph, ev: Evaluator) -> RunFn:
-        names = [v.name for v in graph.outputs]
+        names = [v.io_name for v in graph.outputs]
 
         def run(feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
             got = ev.run(graph, feeds, graph.outputs)
@@ -306,12 +306,13 @@ def run_with_budget(quantize: Pass, tail: Sequence[Pass], graph: Graph, ctx: Pas
         seconds["fp32 and int8 evaluations"] = runner.seconds
 
         cand = candidates(full)
-        all_ops = frozenset(full.float_name(op) for op in cand)
+        all_ops = frozenset(full.float_op[id(op)].label for op in cand)  # candidates are ops of the copy
         infos = op_infos(float_graph, full)
         sites: list[Site] = []
         kernels_int8 = _kernels(runner, full)
         search_result: SearchResult | None = None
         engine_used = "-"
+        chosen: frozenset[str]
         if meets(int8) or not cand:
             chosen, final_metric, met = frozenset(), int8, meets(int8)
             if not cand and not met:
@@ -416,7 +417,7 @@ INT8_KERNEL_PREFIXES = ("QLinear", "QGemm", "MatMulInteger", "ConvInteger", "Nhw
 
 
 def is_int8_kernel(kind: str | None) -> bool:
-    return bool(kind) and kind.startswith(INT8_KERNEL_PREFIXES)
+    return kind is not None and kind.startswith(INT8_KERNEL_PREFIXES)
 
 
 def _cost_fn(objective: str, infos, kernels: dict[str, str]) -> Callable[[str], float]:
