@@ -100,11 +100,14 @@ class AffineChainToConv(RewriteRule):
         x, k, c = found
         if x.type.rank < 3 or x.type.rank > 5 or not is_feature_map(graph, x):
             return False  # a scalar mul in a GELU, a mask add on scores: no conv over a sequence axis
+        channels = x.type.dims[1]
+        if not isinstance(channels, int):
+            return False  # the conv's weight needs the channel count
         chain, last = [first], first
         while True:
             nxt = only_user(last)
             step = channel_affine(graph, nxt) if nxt is not None else None
-            if step is None or step[0] is not last.result:
+            if nxt is None or step is None or step[0] is not last.result:
                 break
             _, k2, c2 = step
             k, c = (k * k2).astype(np.float32), (c * k2 + c2).astype(np.float32)
@@ -114,7 +117,6 @@ class AffineChainToConv(RewriteRule):
             # one scale and one shift for every channel (GELU's x / sqrt(2), erf + 1, * 0.5): an
             # elementwise op onnxruntime runs in one pass or fuses (Gelu); a conv would break that
             return False
-        channels = x.type.dims[1]
         w = rw.const(k.reshape(channels, 1, *([1] * (x.type.rank - 2))), f"{last.result.name or 'affine'}_w",
                      before=first)
         b = rw.const(c, f"{last.result.name or 'affine'}_b", before=first)
