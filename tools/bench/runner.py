@@ -15,7 +15,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -153,14 +153,14 @@ def _bench_model(label: str, source: str, opts: BenchOptions, workdir: Path, qua
         elif opts.kernels and v.int8 and v.runtime == "ort":
             progress.note(f"kernel check {name}")
             try:
-                entry["variants"][name]["kernels"] = kernel_check(v.path)
+                entry["variants"][name]["kernels"] = kernel_check(v.file)
             except Exception as e:
                 entry["variants"][name]["kernels"] = {"error": f"{type(e).__name__}: {e}"}
         progress.step(label, f"built {name}")
     if built[REFERENCE].error:
         raise RuntimeError(f"{label}: the fp32 model does not build: {built[REFERENCE].error}")
 
-    runners = {n: Runner(v.path, v.runtime, n) for n, v in built.items() if not v.error}
+    runners = {n: Runner(v.file, v.runtime, n) for n, v in built.items() if not v.error}
     skip = _batches_for(model, opts.batches)
     first = True
     for threads in opts.threads:
@@ -190,9 +190,12 @@ def _bench_model(label: str, source: str, opts: BenchOptions, workdir: Path, qua
                     runs.pop(n, None)
             first = False
             progress.note(f"t={threads} b={batch} timing")
+
+            def on_round(k: int, t: int = threads, b: int = batch) -> None:
+                progress.note(f"t={t} b={b} round {k}")
+
             times = alternate(runs, max_rounds=opts.rounds, min_rounds=opts.min_rounds,
-                              budget_seconds=opts.budget_seconds, warmup=opts.warmup,
-                              on_round=lambda k, t=threads, b=batch: progress.note(f"t={t} b={b} round {k}"))
+                              budget_seconds=opts.budget_seconds, warmup=opts.warmup, on_round=on_round)
             stats = summarize(times, REFERENCE)
             cell.update(stats)
             if "irc" in times and "ort" in times:
@@ -205,7 +208,7 @@ def _bench_model(label: str, source: str, opts: BenchOptions, workdir: Path, qua
             if v.error:
                 continue
             progress.note(f"memory {n}")
-            entry["variants"][n]["memory"] = peak_rss_mb(v.path, v.runtime, n, {i.name: i.shape for i in model.inputs},
+            entry["variants"][n]["memory"] = peak_rss_mb(v.file, v.runtime, n, {i.name: i.shape for i in model.inputs},
                                                          opts.threads[0], mb)
         entry["memory_cell"] = {"threads": opts.threads[0], "batch": mb}
     progress.step(label, "memory")
@@ -243,7 +246,7 @@ def run_bench(models: list[str], opts: BenchOptions | None = None, *, workdir: P
     workdir = Path(workdir) if workdir else default_workdir()
     workdir.mkdir(parents=True, exist_ok=True)
 
-    result = {"schema": SCHEMA, "command": command, "environment": environment(), "options": opts.to_json(),
+    result: dict[str, Any] = {"schema": SCHEMA, "command": command, "environment": environment(), "options": opts.to_json(),
               "workdir": str(workdir), "reference": REFERENCE, "variants": list(opts.variants), "models": []}
     cells = len(opts.batches) * len(opts.threads)
     bar = _Progress(len(resolved) * (len(opts.variants) + cells + 1), progress)

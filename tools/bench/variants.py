@@ -48,6 +48,13 @@ class Variant:
     error: str | None = None             # set when building failed; the variant is then skipped
     info: dict = field(default_factory=dict)
 
+    @property
+    def file(self) -> Path:
+        """The built file (every variant built without an error has one)."""
+        if self.path is None:
+            raise ValueError(f"variant {self.name} has no file{f' ({self.error})' if self.error else ''}")
+        return self.path
+
 
 def missing_modules(name: str) -> list[str]:
     """Python modules the variant needs that are not importable."""
