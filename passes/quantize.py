@@ -79,7 +79,7 @@ class _Plan:
         self.ops = ops
         self.skip = skip
         self.per_channel = per_channel
-        self.types: dict[int, QuantType] = {}      # id(value) -> its int8 type
+        self.types: dict[int, QuantType | None] = {}  # id(value) -> its int8 type (None: no range)
         self.int8_ops: list[tuple[Op, str]] = []   # (op, treatment) in graph order
         self.no_range: list[str] = []
         self.absorbed: dict[int, Op] = {}  # id(concat) -> the relu its saturation implements
@@ -243,9 +243,11 @@ def _rewrite(plan: _Plan) -> dict[str, int]:
         q = quantized_of.get(id(v))
         if q is None:
             qt = plan.types[id(v)]
-            where = {"after": v.producer} if v.producer is not None else {"before": g.ops[0]}
+            assert qt is not None, f"quantize: no int8 type for %{v.name}"
+            after: Op | None = v.producer  # an input's quantize goes first
+            first: Op | None = None if after is not None else g.ops[0]
             q = g.create("quantize", [v], types=[v.type.with_element(qt)],
-                         names=[f"{v.name}_q" if v.name else None], **where).result
+                         names=[f"{v.name}_q" if v.name else None], after=after, before=first).result
             quantized_of[id(v)] = q
         return q
 
@@ -261,7 +263,9 @@ def _rewrite(plan: _Plan) -> dict[str, int]:
             counts["float-result matmuls"] = counts.get("float-result matmuls", 0) + 1
         else:
             for r in op.results:
-                r.type = r.type.with_element(plan.types[id(r)])
+                qt = plan.types[id(r)]
+                assert qt is not None, f"quantize: no int8 type for %{r.name}"
+                r.type = r.type.with_element(qt)
         counts["quantized ops"] += 1
     counts["quantize"] = len(quantized_of)
 
@@ -322,11 +326,14 @@ def _quantize_weights(g: Graph, op: Op, plan: _Plan, xq: Value, float_bias: bool
     with a float result keeps its bias in float, added after the scaling)."""
     s_x = xq.type.quant.scale
     w_val = op.operands[1]
-    w = g.const_value(w_val).astype(np.float32)
+    w_const = g.const_value(w_val)
+    assert w_const is not None, f"quantize: {op.label}'s weight is not a constant"  # compute_ok checked it
+    w = w_const.astype(np.float32)
     axis = weight_axis(op) if plan.per_channel else None
     scales = weight_scales(w, axis, plan.weight_qmax)
     b_val = op.operands[2] if len(op.operands) > 2 else None
-    b = g.const_value(b_val).astype(np.float32) if b_val is not None else None
+    b_const = g.const_value(b_val) if b_val is not None else None
+    b = b_const.astype(np.float32) if b_const is not None else None
     if b is not None and not float_bias:
         scales = fit_bias(b if axis is not None else np.abs(b).max(keepdims=True), s_x, scales)
     wq = quantize_with_scales(w, scales, axis, plan.weight_qmax)
@@ -335,7 +342,7 @@ def _quantize_weights(g: Graph, op: Op, plan: _Plan, xq: Value, float_bias: bool
     operands = [xq, new_w]
     if b_val is not None and float_bias:
         operands.append(b_val)
-    elif b is not None:
+    elif b is not None and b_val is not None:
         bq, b_qt = bias_type_and_values(b, s_x, scales if axis is not None else np.full(b.shape, scales[0]), 0)
         new_b = g.const(bq, f"{b_val.name or 'b'}_q", type=b_val.type.with_element(b_qt), inline=False, before=op)
         operands.append(new_b)
