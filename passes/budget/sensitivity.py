@@ -110,9 +110,9 @@ def _downstream(graph: Graph, start: int, seeds: set[int]) -> list[Op]:
 def _inject(cache: ActivationCache, site: Site, b: int) -> dict[int, np.ndarray]:
     """The changed values (by id) right where the site is, for batch b."""
     if site.kind == "activation":
-        v = site.value
-        return {id(v): fake_quantize(cache.get(b, v), v.type, site.qtype)}
-    op = site.op
+        v = site.tensor
+        return {id(v): fake_quantize(cache.get(b, v), v.type, site.tensor_type)}
+    op = site.compute_op
     args = [site.weights.get(i, cache.get(b, v)) if i in site.weights else cache.get(b, v)
             for i, v in enumerate(op.operands)]
     return {id(r): a for r, a in zip(op.results, evaluate_op(op, args))}
@@ -121,8 +121,8 @@ def _inject(cache: ActivationCache, site: Site, b: int) -> dict[int, np.ndarray]
 def _site_index(graph: Graph, site: Site) -> int:
     index = {id(op): i for i, op in enumerate(graph.ops)}
     if site.kind == "weights":
-        return index[id(site.op)]
-    p = site.value.producer
+        return index[id(site.compute_op)]
+    p = site.tensor.producer
     return index[id(p)] if p is not None else -1
 
 
@@ -130,7 +130,7 @@ def harm_interpreter(cache: ActivationCache, site: Site) -> float:
     """Propagate the site's error through the float graph, recomputing only downstream ops."""
     g = cache.graph
     start = _site_index(g, site)
-    seeds = {id(site.value)} if site.kind == "activation" else {id(r) for r in site.op.results}
+    seeds = {id(site.tensor)} if site.kind == "activation" else {id(r) for r in site.compute_op.results}
     ops = _downstream(g, start, seeds)
     meter = NoiseMeter(len(g.outputs))
     for b in range(len(cache.batches)):
@@ -148,21 +148,22 @@ def harm_local(cache: ActivationCache, site: Site) -> float:
     """The site's error at the outputs of its first readers (no propagation further)."""
     g = cache.graph
     if site.kind == "weights":
-        meter = NoiseMeter(len(site.op.results))
+        results = site.compute_op.results
+        meter = NoiseMeter(len(results))
         for b in range(len(cache.batches)):
             changed = _inject(cache, site, b)
-            meter.add([changed[id(r)] for r in site.op.results], [cache.get(b, r) for r in site.op.results])
+            meter.add([changed[id(r)] for r in results], [cache.get(b, r) for r in results])
         return meter.value()
-    v = site.value
+    v = site.tensor
     group = set(site.group)
     readers = [u.op for u in v.uses if u.op is not g.return_op and u.op.name != "const"]
     # the tensor itself counts when nothing in the group reads it (e.g. a graph output)
-    watch = [op for op in readers if op.label in group] or [None]
+    watch: list[Op | None] = [op for op in readers if op.label in group] or [None]
     worst = 0.0
     for op in watch:
         meter = NoiseMeter(1)
         for b in range(len(cache.batches)):
-            fq = fake_quantize(cache.get(b, v), v.type, site.qtype)
+            fq = fake_quantize(cache.get(b, v), v.type, site.tensor_type)
             if op is None:
                 meter.add([fq], [cache.get(b, v)])
                 continue
@@ -178,20 +179,21 @@ def variant_graph(float_graph: Graph, site: Site) -> Graph:
     g, ops = clone_graph(float_graph)
     index = {id(op): i for i, op in enumerate(float_graph.ops)}
     if site.kind == "weights":
-        op = ops[index[id(site.op)]]
+        op = ops[index[id(site.compute_op)]]
         for i, arr in site.weights.items():
             op.set_operand(i, g.const(arr, f"{op.operands[i].name or 'w'}_fq", inline=False, before=op))
         return g
-    v = site.value
+    v = site.tensor
+    after: Op | None = None
     if v.producer is None:
         gv = g.inputs[[id(x) for x in float_graph.inputs].index(id(v))]
-        where = {"before": g.ops[0]}
+        first: Op | None = g.ops[0]
     else:
-        gop = ops[index[id(v.producer)]]
-        gv = gop.results[v.result_index]
-        where = {"after": gop}
+        after = ops[index[id(v.producer)]]
+        gv = after.results[v.result_index]
+        first = None
     uses = list(gv.uses)
-    q = g.create("quantize", [gv], types=[gv.type.with_element(site.qtype)], **where)
+    q = g.create("quantize", [gv], types=[gv.type.with_element(site.tensor_type)], after=after, before=first)
     d = g.create("dequantize", [q.result], types=[gv.type], after=q)
     for u in uses:
         u.op.set_operand(u.index, d.result)
@@ -235,10 +237,13 @@ def estimate_seconds(graph: Graph, sites: Sequence[Site], batches: Sequence[Mapp
     index = {id(op): i for i, op in enumerate(graph.ops)}
     share = 0.0
     for s in sites:
-        start = index[id(s.op)] if s.kind == "weights" else (index[id(s.value.producer)] if s.value.producer else -1)
-        seeds = {id(s.value)} if s.kind == "activation" else {id(r) for r in s.op.results}
+        if s.kind == "weights":
+            start, seeds = index[id(s.compute_op)], {id(r) for r in s.compute_op.results}
+        else:
+            producer = s.tensor.producer
+            start, seeds = (index[id(producer)] if producer is not None else -1), {id(s.tensor)}
         down = _downstream(graph, start, seeds)
-        share += (sum(cost[id(op)] for op in down) + (cost[id(s.op)] if s.kind == "weights" else 0)) / total
+        share += (sum(cost[id(op)] for op in down) + (cost[id(s.compute_op)] if s.kind == "weights" else 0)) / total
     n = len(batches)
     return {"interpreter": t_interp * n * (1.0 + share),
             "onnxruntime": len(sites) * (max(t_first - t_run, 0.0) + t_run * n)}

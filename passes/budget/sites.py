@@ -52,6 +52,27 @@ class Site:
     harm: float = 0.0
 
     @property
+    def tensor(self) -> Value:
+        """An activation site's value (an error for a weights site)."""
+        if self.value is None:
+            raise ValueError(f"site {self.label}: not an activation site")
+        return self.value
+
+    @property
+    def tensor_type(self) -> QuantType:
+        """An activation site's int8 type."""
+        if self.qtype is None:
+            raise ValueError(f"site {self.label}: no int8 type")
+        return self.qtype
+
+    @property
+    def compute_op(self) -> Op:
+        """A weights site's op (an error for an activation site)."""
+        if self.op is None:
+            raise ValueError(f"site {self.label}: not a weights site")
+        return self.op
+
+    @property
     def sqnr_db(self) -> float:
         return math.inf if self.harm <= 0 else 10.0 * math.log10(1.0 / self.harm)
 
