@@ -56,8 +56,10 @@ def main() -> None:
 
     import importlib.util
 
-    # the sentence set beside this file (the installed irc may be another checkout)
-    spec = importlib.util.spec_from_file_location("_sentences", Path(__file__).with_name("sentences.py"))
+    # the sentence set of this checkout's irc.text (tools/text/sentences.py; the installed irc may
+    # be another checkout)
+    here = Path(__file__).resolve().parents[2] / "tools" / "text" / "sentences.py"
+    spec = importlib.util.spec_from_file_location("_sentences", here)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     pairs, passages, sentences = mod.pairs, mod.passages, mod.sentences
