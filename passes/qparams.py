@@ -54,11 +54,9 @@ at most 255 * 63 * 2 = 32130, inside int16, so onnxruntime's x86 kernels without
 pairs of u8 x i8 products in saturating int16, compute exactly."""
 
 
-def host_weight_qmax() -> int:
-    """The quantize pass's default weight magnitude on this host (reduced without VNNI)."""
-    from irc.ir.host_cpu import u8s8_saturates
-
-    return REDUCED_WEIGHT_QMAX if u8s8_saturates() else WEIGHT_QMAX
+def weight_qmax(reduce_range: bool) -> int:
+    """The largest stored weight magnitude: 63 with the reduced range, else 127."""
+    return REDUCED_WEIGHT_QMAX if reduce_range else WEIGHT_QMAX
 
 
 def weight_scales(w: np.ndarray, axis: int | None, qmax: int = WEIGHT_QMAX) -> np.ndarray:

@@ -46,8 +46,8 @@ from .dynamic import quantize_dynamic
 from .feature_map import is_feature_map
 from .fuse import only_user
 from .fallback import FALLBACK_KEY, is_quantized_graph
-from .qparams import (REDUCED_WEIGHT_QMAX, WEIGHT_QMAX, activation_type, bias_type_and_values, fit_bias,
-                      quantize_with_scales, weight_scales, weight_type)
+from .qparams import (WEIGHT_QMAX, activation_type, bias_type_and_values, fit_bias, quantize_with_scales,
+                      weight_qmax, weight_scales, weight_type)
 
 # each op's role is part of its declaration (`quant=` in ir/ops/*)
 COMPUTE = ops_with_role("compute")
@@ -381,7 +381,7 @@ class Quantize(Pass):
 
     @property
     def weight_qmax(self) -> int:
-        return REDUCED_WEIGHT_QMAX if self.reduce_range else WEIGHT_QMAX
+        return weight_qmax(self.reduce_range)
 
     def run(self, graph: Graph, ctx: PassContext) -> bool:
         unknown = [k for k in self.ops if k not in COMPUTE + REQUANTIZE]

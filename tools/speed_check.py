@@ -81,20 +81,22 @@ def timing_units(regions: list[list[Op]], graph: Graph, min_share: float) -> lis
     are joined in graph order until a unit reaches that share (a last short group joins the
     group before it)."""
     costs = {id(r[0]): region_cost(r) for r in regions}
-    total = sum(costs.values()) or 1
+    floor = min_share * (sum(costs.values()) or 1)
     order = {id(op): i for i, op in enumerate(graph.ops)}
-    units = [[r] for r in regions if costs[id(r[0])] >= min_share * total]
-    small = sorted((r for r in regions if costs[id(r[0])] < min_share * total), key=lambda r: order[id(r[0])])
+
+    def cost(unit: list[list[Op]]) -> int:
+        return sum(costs[id(r[0])] for r in unit)
+
+    units = [[r] for r in regions if costs[id(r[0])] >= floor]
     groups: list[list[list[Op]]] = []
-    for r in small:
-        if groups and sum(costs[id(g[0])] for g in groups[-1]) < min_share * total:
+    for r in sorted((r for r in regions if costs[id(r[0])] < floor), key=lambda r: order[id(r[0])]):
+        if groups and cost(groups[-1]) < floor:
             groups[-1].append(r)
         else:
             groups.append([r])
-    if len(groups) > 1 and sum(costs[id(g[0])] for g in groups[-1]) < min_share * total:
+    if len(groups) > 1 and cost(groups[-1]) < floor:
         groups[-2].extend(groups.pop())
-    units += groups
-    return sorted(units, key=lambda u: (-sum(costs[id(r[0])] for r in u), order[id(u[0][0])]))
+    return sorted(units + groups, key=lambda u: (-cost(u), order[id(u[0][0])]))
 
 
 @dataclass

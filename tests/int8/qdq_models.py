@@ -139,9 +139,9 @@ def int8_matmul_weights(rng, k: int, n: int, per_column: bool):
     from irc.ir.types import QuantType
 
     w = rng.standard_normal((k, n)).astype(np.float32) / np.sqrt(k)
-    from irc.passes.qparams import host_weight_qmax
+    from irc.passes.quantize import Quantize
 
-    qmax = host_weight_qmax()  # as the quantize pass stores them on this host
+    qmax = Quantize().weight_qmax  # as the quantize pass stores them on this host
     if per_column:
         scales = (np.abs(w).max(axis=0) / qmax).astype(np.float32)
         qt = QuantType.per_axis("i8", scales, [0] * n, 1)

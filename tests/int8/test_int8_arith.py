@@ -206,14 +206,20 @@ def test_requantizing_ops_reject_per_axis_activations():
 def test_i8_add_matches_qlinearadd_in_its_u8_form(tmp_path, params):
     """i8 activations: onnxruntime on x86 rewrites every i8 Q -> DQ pair to u8 (+128) before it
     fuses; the interpreter's i8 add computes in that form and agrees to the bit."""
+    assert_i8_bit_exact(tmp_path, "Add", "QLinearAdd", "add", params)
+
+
+def assert_i8_bit_exact(tmp_path, onnx_op, fused, ir_op, params):
+    """Every pair of i8 stored values through the fused onnxruntime kernel and the interpreter:
+    equal to the bit, and i8 on both sides."""
     (sa, za), (sb, zb), (sy, zy) = params
     qa, qb = ROW - 128, COLUMN - 128
     operands = [act("a", exact_floats(qa, sa, za), sa, za, np.int8), act("b", exact_floats(qb, sb, zb), sb, zb, np.int8)]
-    model = qdq_model("Add", operands, (sy, zy), out_dtype=np.int8)
+    model = qdq_model(onnx_op, operands, (sy, zy), out_dtype=np.int8)
     ort_run = run_qdq(model, {o.name: o.array for o in operands}, tmp_path)
-    assert "QLinearAdd" in ort_run.op_types, ort_run.op_types
+    assert fused in ort_run.op_types, ort_run.op_types
     i8 = lambda s, z: QuantType.per_tensor("i8", s, z)  # noqa: E731
-    text = one_op_ir("add", [("a", TensorType(qa.shape, i8(sa, za))), ("b", TensorType(qb.shape, i8(sb, zb)))], [],
+    text = one_op_ir(ir_op, [("a", TensorType(qa.shape, i8(sa, za))), ("b", TensorType(qb.shape, i8(sb, zb)))], [],
                      TensorType(qa.shape, i8(sy, zy)))
     got = run_graph(parse_text(text), {"a": ort_run.outputs["a_q"], "b": ort_run.outputs["b_q"]})["y"]
     assert got.dtype == np.int8
@@ -240,18 +246,7 @@ def test_mul_matches_qlinearmul(tmp_path, pattern, params):
 
 
 def test_i8_mul_matches_qlinearmul(tmp_path):
-    (sa, za), (sb, zb), (sy, zy) = (0.1, -128), (0.3, 0), (0.2, -118)
-    qa, qb = ROW - 128, COLUMN - 128
-    operands = [act("a", exact_floats(qa, sa, za), sa, za, np.int8), act("b", exact_floats(qb, sb, zb), sb, zb, np.int8)]
-    model = qdq_model("Mul", operands, (sy, zy), out_dtype=np.int8)
-    ort_run = run_qdq(model, {o.name: o.array for o in operands}, tmp_path)
-    assert "QLinearMul" in ort_run.op_types, ort_run.op_types
-    i8 = lambda s, z: QuantType.per_tensor("i8", s, z)  # noqa: E731
-    text = one_op_ir("mul", [("a", TensorType(qa.shape, i8(sa, za))), ("b", TensorType(qb.shape, i8(sb, zb)))], [],
-                     TensorType(qa.shape, i8(sy, zy)))
-    got = run_graph(parse_text(text), {"a": ort_run.outputs["a_q"], "b": ort_run.outputs["b_q"]})["y"]
-    assert got.dtype == np.int8
-    assert np.array_equal(got, ort_run.outputs["y_q"])
+    assert_i8_bit_exact(tmp_path, "Mul", "QLinearMul", "mul", ((0.1, -128), (0.3, 0), (0.2, -118)))
 
 
 # -- sigmoid --------------------------------------------------------------------------------------

@@ -17,10 +17,10 @@ from irc.onnx_import import import_onnx
 from irc.backends.onnx.qdq import export_qdq
 from irc.ir import parse_text, print_graph
 from irc.ir.diagnostics import IRError
-from irc.passes.qparams import host_weight_qmax
+from irc.passes.quantize import Quantize
 
 RNG = np.random.default_rng(11)
-WQ = host_weight_qmax()
+WQ = Quantize().weight_qmax
 """Weight magnitude the quantize pass stores on this host (7 bits on x86 without VNNI, whose
 onnxruntime kernels saturate pairs of full-range products)."""
 MS = "com.microsoft"

@@ -21,9 +21,9 @@ from irc.ir.graph import Graph
 from irc.ir.op import Op
 from irc.ir.types import QuantType, tensor
 from irc.ir.value import Value
-from irc.passes.qparams import host_weight_qmax
+from irc.passes.quantize import Quantize
 
-WQ = host_weight_qmax()
+WQ = Quantize().weight_qmax
 """Weight magnitude as the quantize pass stores it on this host (7 bits on x86 without VNNI)."""
 
 
